@@ -1,0 +1,14 @@
+//! accesslog-exporter: follows an HTTP access log and turns every line into Prometheus metrics.
+//!
+//! # Layout
+//! - [`parse`]: access-log lines (`&[u8]`) to borrowed records; pure, no I/O, no allocation.
+//! - [`tail`]: follows a log file across rotation and truncation, yielding lines as bytes.
+//! - [`metrics`]: the Prometheus registry, the bounded section table and per-series handles.
+//! - [`ingest`]: the pipeline from lines to records to metrics, and its reports to the user.
+//! - [`web`]: the HTTP server for `/metrics` and the landing page.
+//! - [`cli`]: command-line flags, validated into a [`cli::Config`].
+//!
+//! Data flows one way: bytes → record → metrics. `main.rs` wires these together.
+#![deny(missing_docs)]
+
+pub mod parse;

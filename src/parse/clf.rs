@@ -1,0 +1,94 @@
+//! NCSA Common and Combined log lines.
+
+use super::{parse_bytes, parse_request, parse_status, split_token, ParseError, Record, Timestamp};
+
+/// What to do with the `"referer" "user-agent"` pair after the bytes field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Extras {
+    /// Common: whatever follows the bytes is not ours to read.
+    Ignore,
+    /// Combined: both quoted fields must be there.
+    Require,
+    /// Auto: take them when they are there, ignore what is not.
+    IfPresent,
+}
+
+pub(super) fn parse(line: &[u8], extras: Extras) -> Result<Record<'_>, ParseError> {
+    let (client, rest) = split_token(line);
+    let (_ident, rest) = split_token(rest);
+    let (user, rest) = split_token(rest);
+    if client.is_empty() || user.is_empty() {
+        return Err(ParseError::Field("host/ident/user"));
+    }
+    let (timestamp, rest) = bracketed_time(rest)?;
+    let rest = rest
+        .strip_prefix(b" ")
+        .ok_or(ParseError::Field("request"))?;
+    let (request, rest) = quoted(rest)?;
+    let rest = rest.strip_prefix(b" ").ok_or(ParseError::Field("status"))?;
+    let (status, rest) = split_token(rest);
+    let status = parse_status(status)?;
+    let (bytes, rest) = split_token(rest);
+    let bytes = parse_bytes(bytes)?;
+
+    let (referer, user_agent) = match extras {
+        Extras::Ignore => (None, None),
+        Extras::Require => {
+            let (referer, rest) = quoted(rest)?;
+            let rest = rest
+                .strip_prefix(b" ")
+                .ok_or(ParseError::Field("user agent"))?;
+            let (user_agent, _) = quoted(rest)?;
+            (Some(referer), Some(user_agent))
+        }
+        Extras::IfPresent => match quoted(rest) {
+            Ok((referer, rest)) => {
+                let user_agent = rest.strip_prefix(b" ").and_then(|r| quoted(r).ok());
+                (Some(referer), user_agent.map(|(ua, _)| ua))
+            }
+            Err(_) => (None, None),
+        },
+    };
+
+    Ok(Record {
+        client,
+        user,
+        timestamp,
+        request: parse_request(request),
+        status,
+        bytes,
+        referer,
+        user_agent,
+        duration: None,
+    })
+}
+
+/// `[10/Oct/2000:13:55:36 -0700]` at the start of `input`; returns the time and what follows.
+fn bracketed_time(input: &[u8]) -> Result<(Timestamp, &[u8]), ParseError> {
+    let inner = input
+        .strip_prefix(b"[")
+        .ok_or(ParseError::Field("timestamp"))?;
+    let end = memchr::memchr(b']', inner).ok_or(ParseError::Timestamp)?;
+    let timestamp = Timestamp::parse_clf(&inner[..end]).ok_or(ParseError::Timestamp)?;
+    Ok((timestamp, &inner[end + 1..]))
+}
+
+/// A `"…"` field at the start of `input`, its content raw (escapes kept as written: Apache's
+/// `\"` and nginx's `\x22` both leave the closing quote unambiguous). Returns content and rest.
+fn quoted(input: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
+    let inner = input
+        .strip_prefix(b"\"")
+        .ok_or(ParseError::Field("quoted field"))?;
+    let mut from = 0;
+    while let Some(i) = memchr::memchr2(b'"', b'\\', &inner[from..]) {
+        let at = from + i;
+        if inner[at] == b'"' {
+            return Ok((&inner[..at], &inner[at + 1..]));
+        }
+        from = at + 2;
+        if from > inner.len() {
+            break;
+        }
+    }
+    Err(ParseError::UnterminatedQuote)
+}

@@ -1,0 +1,247 @@
+//! Access-log lines in, borrowed records out.
+//!
+//! This layer is pure: it takes one line as `&[u8]` (without its `\n`), does no I/O and never
+//! allocates per line. Every field of a [`Record`] borrows from the line. The only state is the
+//! W3C `#Fields:` layout, which [`LineParser`] keeps between lines because the header names the
+//! columns of every line after it.
+//!
+//! Formats:
+//! - [`LogFormat::Common`]: `host ident user [time] "request" status bytes`; anything after the
+//!   bytes field is ignored, so Combined lines parse as Common without referer and user agent.
+//! - [`LogFormat::Combined`]: Common followed by `"referer" "user-agent"`, both required.
+//! - [`LogFormat::W3c`]: W3C extended as IIS writes it, columns named by `#Fields:` directives.
+//! - [`LogFormat::Auto`]: W3C once a `#Fields:` header has been seen, otherwise Common with
+//!   referer and user agent taken when they are there.
+//!
+//! A duration is carried when the format has one (W3C `time-taken`, milliseconds). Another
+//! source of duration is added by giving its parser a field that fills [`Record::duration`].
+
+mod clf;
+mod section;
+mod time;
+mod w3c;
+
+pub use section::section;
+pub use time::Timestamp;
+
+use std::time::Duration;
+
+/// Which line format to expect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// W3C after a `#Fields:` header, otherwise Common/Combined decided per line.
+    #[default]
+    Auto,
+    /// NCSA Common Log Format.
+    Common,
+    /// NCSA Combined: Common plus referer and user agent.
+    Combined,
+    /// W3C extended log format (IIS).
+    W3c,
+}
+
+/// The request line of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request<'a> {
+    /// A request line with a method token and a target.
+    Line {
+        /// The method token, as written (`GET`).
+        method: &'a [u8],
+        /// The request target, as written: origin-form `/a?b`, absolute-form `http://h/a`, …
+        target: &'a [u8],
+        /// `HTTP/1.1`; `None` for HTTP/0.9 lines, which carry no protocol.
+        protocol: Option<&'a [u8]>,
+    },
+    /// What the server logged for a request it could not read: `-` (timeouts, 408), TLS bytes
+    /// sent to a plain-HTTP port, or anything that is not `METHOD TARGET [PROTOCOL]`.
+    Malformed(&'a [u8]),
+}
+
+/// One access-log record, borrowing from its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Client address or host name (IPv4, IPv6, or a name when the server resolves them).
+    pub client: &'a [u8],
+    /// Authenticated user, `-` when none.
+    pub user: &'a [u8],
+    /// When the request was logged, with the zone the server wrote.
+    pub timestamp: Timestamp,
+    /// The request line.
+    pub request: Request<'a>,
+    /// The three-digit status code (100–999).
+    pub status: u16,
+    /// Response bytes; `-` in the log is 0.
+    pub bytes: u64,
+    /// Referer, raw (still escaped as the server wrote it), when the format has one.
+    pub referer: Option<&'a [u8]>,
+    /// User agent, raw, when the format has one.
+    pub user_agent: Option<&'a [u8]>,
+    /// Time taken to serve the request, when the format has one.
+    pub duration: Option<Duration>,
+}
+
+/// What a line turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// An access-log record.
+    Record(Record<'a>),
+    /// A W3C directive (`#Fields:`, `#Software:`, …): not a hit, not an error.
+    Directive,
+}
+
+/// Why a line is not an access-log record. Small and `Copy`, so counting it costs nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The line is empty (or only `\r`).
+    #[error("empty line")]
+    Empty,
+    /// A field the format requires is missing or not where it should be.
+    #[error("missing or misplaced field: {0}")]
+    Field(&'static str),
+    /// The timestamp is not a valid date and time.
+    #[error("invalid timestamp")]
+    Timestamp,
+    /// The status is not a three-digit code.
+    #[error("invalid status code")]
+    Status,
+    /// The response size is neither digits nor `-`.
+    #[error("invalid response size")]
+    Bytes,
+    /// A quoted field has no closing quote.
+    #[error("unterminated quoted field")]
+    UnterminatedQuote,
+    /// A W3C data line came before any `#Fields:` header, or the header lacks date/time.
+    #[error("W3C line without a usable #Fields header")]
+    W3cHeader,
+    /// A W3C data line has a different number of columns than its `#Fields:` header.
+    #[error("W3C line does not match its #Fields header")]
+    W3cColumns,
+}
+
+impl ParseError {
+    /// A short, fixed name for the error, suitable as a metric label value.
+    pub fn reason(self) -> &'static str {
+        match self {
+            ParseError::Empty => "empty",
+            ParseError::Field(_) | ParseError::UnterminatedQuote => "syntax",
+            ParseError::Timestamp => "timestamp",
+            ParseError::Status => "status",
+            ParseError::Bytes => "bytes",
+            ParseError::W3cHeader | ParseError::W3cColumns => "w3c_layout",
+        }
+    }
+}
+
+/// Parses lines of one log, keeping the W3C layout between them.
+#[derive(Debug, Default)]
+pub struct LineParser {
+    format: LogFormat,
+    w3c: Option<w3c::Layout>,
+}
+
+impl LineParser {
+    /// A parser for lines of `format`.
+    pub fn new(format: LogFormat) -> Self {
+        LineParser { format, w3c: None }
+    }
+
+    /// Parses one line, given without its `\n`; a trailing `\r` is ignored.
+    pub fn parse<'a>(&mut self, line: &'a [u8]) -> Result<Line<'a>, ParseError> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        match self.format {
+            LogFormat::Common => clf::parse(line, clf::Extras::Ignore).map(Line::Record),
+            LogFormat::Combined => clf::parse(line, clf::Extras::Require).map(Line::Record),
+            LogFormat::W3c => self.parse_w3c(line),
+            LogFormat::Auto => {
+                if line[0] == b'#' || self.w3c.is_some() {
+                    self.parse_w3c(line)
+                } else {
+                    clf::parse(line, clf::Extras::IfPresent).map(Line::Record)
+                }
+            }
+        }
+    }
+
+    fn parse_w3c<'a>(&mut self, line: &'a [u8]) -> Result<Line<'a>, ParseError> {
+        if let Some(directive) = line.strip_prefix(b"#") {
+            if let Some(fields) = directive.strip_prefix(b"Fields:") {
+                // The one allocation this layer makes: once per header, not per line.
+                self.w3c = Some(w3c::Layout::from_header(fields));
+            }
+            return Ok(Line::Directive);
+        }
+        match &self.w3c {
+            Some(layout) => layout.parse(line).map(Line::Record),
+            None => Err(ParseError::W3cHeader),
+        }
+    }
+}
+
+/// Splits `input` at the first space: the token before it and the rest after it.
+fn split_token(input: &[u8]) -> (&[u8], &[u8]) {
+    match memchr::memchr(b' ', input) {
+        Some(i) => (&input[..i], &input[i + 1..]),
+        None => (input, &[]),
+    }
+}
+
+/// Digits only, as a number; `None` if empty, not all digits, or too large.
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
+    })
+}
+
+/// A three-digit status code, 100–999.
+fn parse_status(field: &[u8]) -> Result<u16, ParseError> {
+    match (field.len(), parse_decimal(field)) {
+        (3, Some(code)) if code >= 100 => Ok(code as u16),
+        _ => Err(ParseError::Status),
+    }
+}
+
+/// A response size: digits, or `-` for none.
+fn parse_bytes(field: &[u8]) -> Result<u64, ParseError> {
+    if field == b"-" {
+        return Ok(0);
+    }
+    parse_decimal(field).ok_or(ParseError::Bytes)
+}
+
+/// Splits a request line `METHOD TARGET [PROTOCOL]` into its parts.
+///
+/// The protocol is the last word when it starts with `HTTP/`, so a target with a raw space in it
+/// (some clients send them, servers log them) stays one target.
+fn parse_request(raw: &[u8]) -> Request<'_> {
+    let (method, rest) = split_token(raw);
+    let is_token = !method.is_empty() && method.iter().all(|&b| is_tchar(b));
+    if !is_token || rest.is_empty() {
+        return Request::Malformed(raw);
+    }
+    let (target, protocol) = match memchr::memrchr(b' ', rest) {
+        Some(i) if rest[i + 1..].starts_with(b"HTTP/") => (&rest[..i], Some(&rest[i + 1..])),
+        _ => (rest, None),
+    };
+    if target.is_empty() {
+        return Request::Malformed(raw);
+    }
+    Request::Line {
+        method,
+        target,
+        protocol,
+    }
+}
+
+/// RFC 9110 `tchar`: the bytes a method token may contain.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+mod tests;
