@@ -12,3 +12,4 @@
 #![deny(missing_docs)]
 
 pub mod parse;
+pub mod tail;

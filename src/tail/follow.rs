@@ -1,0 +1,100 @@
+//! Running a [`Tailer`] as the file changes, until told to stop.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+
+use super::{TailSink, Tailer};
+
+/// A tailer with its wake-ups: file-system events on the log's directory, a poll interval as
+/// the fallback (and for file systems without events), and a stop request.
+pub struct Follower {
+    tailer: Tailer,
+    wake: Receiver<()>,
+    waker: SyncSender<()>,
+    stop: Arc<AtomicBool>,
+    poll_interval: Duration,
+    // Dropping the watcher ends its events, so it lives as long as the follower.
+    _watcher: Option<RecommendedWatcher>,
+}
+
+/// Asks a running [`follow`] to return. Cheap to clone and send to other threads.
+#[derive(Clone, Debug)]
+pub struct StopHandle {
+    stop: Arc<AtomicBool>,
+    waker: SyncSender<()>,
+}
+
+impl StopHandle {
+    /// Makes [`follow`] return after the poll under way, without waiting for the interval.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        wake(&self.waker);
+    }
+}
+
+impl Follower {
+    /// Prepares to follow; watches the log's directory where the OS allows it. Returns the
+    /// follower and, if the directory cannot be watched, why (polling still works).
+    pub fn new(tailer: Tailer, poll_interval: Duration) -> (Follower, Option<notify::Error>) {
+        // One pending wake-up is enough: a poll reads everything there is, however many
+        // events led to it.
+        let (waker, wake_rx) = mpsc::sync_channel(1);
+        let (watcher, watch_error) = match watch_directory_of(tailer.path(), waker.clone()) {
+            Ok(watcher) => (Some(watcher), None),
+            Err(error) => (None, Some(error)),
+        };
+        let follower = Follower {
+            tailer,
+            wake: wake_rx,
+            waker,
+            stop: Arc::new(AtomicBool::new(false)),
+            poll_interval,
+            _watcher: watcher,
+        };
+        (follower, watch_error)
+    }
+
+    /// A handle that stops [`follow`] from another thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            stop: Arc::clone(&self.stop),
+            waker: self.waker.clone(),
+        }
+    }
+}
+
+/// Polls the tailer whenever woken, until [`StopHandle::stop`] is called.
+pub fn follow(mut follower: Follower, sink: &mut impl TailSink) {
+    while !follower.stop.load(Ordering::SeqCst) {
+        if follower.tailer.poll(sink) {
+            continue;
+        }
+        match follower.wake.recv_timeout(follower.poll_interval) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+fn wake(waker: &SyncSender<()>) {
+    match waker.try_send(()) {
+        Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+    }
+}
+
+fn watch_directory_of(path: &Path, waker: SyncSender<()>) -> notify::Result<RecommendedWatcher> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    // Every event in the directory wakes the tailer, not only those naming the log: the
+    // server may be writing to the rotated file under its new name.
+    let mut watcher = notify::recommended_watcher(move |_event| wake(&waker))?;
+    watcher.watch(directory, RecursiveMode::NonRecursive)?;
+    Ok(watcher)
+}

@@ -1,0 +1,354 @@
+//! Following a log file the way web servers and logrotate treat it.
+//!
+//! A file is known by its identity (device + inode), not by its path, so:
+//! - **rename + create** (logrotate `create`): the path names a new file. The old file is read to
+//!   its end first, then kept open and read for [`TailConfig::rotate_wait`] more, because a
+//!   server goes on writing to it until it reopens its log (nginx until it gets `USR1`).
+//! - **truncate in place** (logrotate `copytruncate`): the open file is now shorter than what was
+//!   read of it; reading starts again at offset 0.
+//! - **delete, then create later** / **missing at start**: one [`TailEvent::Missing`], then the
+//!   new file is read from its start once it appears.
+//!
+//! The tailer knows nothing of formats or metrics: it hands lines (bytes) to a [`TailSink`] and
+//! reports what happens as [`TailEvent`]s. [`Tailer::poll`] does the reading; [`follow`] runs it
+//! whenever the file system says the directory changed, with a polling fallback.
+//!
+//! Known limit: a truncated file that has grown past the old offset again before the next poll
+//! looks like a file that only grew. With inotify the next poll comes within milliseconds of
+//! the truncation, so this needs a writer faster than the wake-up.
+
+mod follow;
+mod lines;
+
+pub use follow::{follow, Follower, StopHandle};
+pub use lines::{LineSplitter, TailSink};
+
+use std::fs::{File, Metadata};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Size of the one read buffer a tailer owns.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// How much one poll reads before it returns, so a busy file cannot starve rotation checks.
+const MAX_BYTES_PER_POLL: u64 = 16 * 1024 * 1024;
+
+/// Where to start in the file that exists when following begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// At its end: history must not look like a burst of new traffic.
+    End,
+    /// At its beginning.
+    Beginning,
+}
+
+/// How to follow a file.
+#[derive(Debug, Clone)]
+pub struct TailConfig {
+    /// The path the server writes to.
+    pub path: PathBuf,
+    /// Where to start in the file present at the first poll (files appearing later are read
+    /// from their start).
+    pub start_at: StartAt,
+    /// The longest line held in memory; longer lines are dropped and reported.
+    pub max_line_bytes: usize,
+    /// How long a rotated-away file is still read after it last grew.
+    pub rotate_wait: Duration,
+}
+
+/// What happened to the followed file.
+#[derive(Debug)]
+pub enum TailEvent<'a> {
+    /// The file at the path was opened; reading starts at `offset`.
+    Opened {
+        /// The path followed.
+        path: &'a Path,
+        /// Where reading starts.
+        offset: u64,
+    },
+    /// Nothing is at the path. Reported once until something is there again.
+    Missing {
+        /// The path followed.
+        path: &'a Path,
+    },
+    /// The path now names another file (rename rotation, or delete and create).
+    Rotated {
+        /// The path followed.
+        path: &'a Path,
+    },
+    /// A rotated-away file has been read to its end and let go.
+    Released,
+    /// The open file was truncated in place; reading starts again at its beginning.
+    Truncated {
+        /// The path followed.
+        path: &'a Path,
+    },
+    /// A line longer than the cap was dropped.
+    LineTooLong,
+    /// Bytes read from any followed file.
+    BytesRead(u64),
+    /// The path cannot be opened or read. Reported once until the error changes or clears.
+    Unreadable {
+        /// The path followed.
+        path: &'a Path,
+        /// Why.
+        error: &'a io::Error,
+    },
+}
+
+/// A file's identity: what stays the same across a rename and changes when the path is reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileIdentity {
+    device: u64,
+    inode: u64,
+}
+
+impl FileIdentity {
+    fn of(metadata: &Metadata) -> FileIdentity {
+        FileIdentity {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        }
+    }
+}
+
+/// One open file being read, with the unfinished line that belongs to it.
+#[derive(Debug)]
+struct OpenFile {
+    file: File,
+    identity: FileIdentity,
+    offset: u64,
+    lines: LineSplitter,
+    last_growth: Instant,
+}
+
+impl OpenFile {
+    /// Reads what has been appended since the last call, up to `budget` bytes. Returns the
+    /// number of bytes read.
+    fn read_appended(
+        &mut self,
+        chunk: &mut [u8],
+        budget: u64,
+        sink: &mut impl TailSink,
+    ) -> io::Result<u64> {
+        let mut total = 0;
+        while total < budget {
+            let n = match self.file.read(chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.offset += n as u64;
+            total += n as u64;
+            sink.event(TailEvent::BytesRead(n as u64));
+            self.lines.push(&chunk[..n], sink);
+        }
+        if total > 0 {
+            self.last_growth = Instant::now();
+        }
+        Ok(total)
+    }
+
+    /// Starts again from offset 0 if the file is now shorter than what was read of it.
+    fn rewind_if_truncated(&mut self) -> io::Result<bool> {
+        if self.file.metadata()?.len() >= self.offset {
+            return Ok(false);
+        }
+        self.file.seek(SeekFrom::Start(0))?;
+        self.offset = 0;
+        self.lines.reset();
+        Ok(true)
+    }
+}
+
+/// Follows one path across rotations. Call [`Tailer::poll`] whenever the file may have changed.
+#[derive(Debug)]
+pub struct Tailer {
+    config: TailConfig,
+    current: Option<OpenFile>,
+    rotated: Vec<OpenFile>,
+    chunk: Box<[u8]>,
+    first_poll: bool,
+    missing_reported: bool,
+    unreadable_reported: Option<io::ErrorKind>,
+}
+
+impl Tailer {
+    /// A tailer that has opened nothing yet; the first [`Tailer::poll`] opens the file.
+    pub fn new(config: TailConfig) -> Tailer {
+        Tailer {
+            config,
+            current: None,
+            rotated: Vec::new(),
+            chunk: vec![0; READ_CHUNK_BYTES].into_boxed_slice(),
+            first_poll: true,
+            missing_reported: false,
+            unreadable_reported: None,
+        }
+    }
+
+    /// The path followed.
+    pub fn path(&self) -> &Path {
+        &self.config.path
+    }
+
+    /// Reads everything appended since the last poll, noticing rotation and truncation.
+    /// Returns `true` if it stopped early with more to read, so the caller polls again at once.
+    pub fn poll(&mut self, sink: &mut impl TailSink) -> bool {
+        let mut budget = MAX_BYTES_PER_POLL;
+        // Rotated files hold older lines than the current one: read them first.
+        for old in &mut self.rotated {
+            match old.read_appended(&mut self.chunk, budget, sink) {
+                Ok(n) => budget = budget.saturating_sub(n),
+                Err(error) => sink.event(TailEvent::Unreadable {
+                    path: &self.config.path,
+                    error: &error,
+                }),
+            }
+        }
+        let rotate_wait = self.config.rotate_wait;
+        self.rotated.retain_mut(|old| {
+            let keep = old.last_growth.elapsed() < rotate_wait;
+            if !keep {
+                old.lines.finish(sink);
+                sink.event(TailEvent::Released);
+            }
+            keep
+        });
+
+        if let Some(current) = &mut self.current {
+            match current.rewind_if_truncated() {
+                Ok(true) => sink.event(TailEvent::Truncated {
+                    path: &self.config.path,
+                }),
+                Ok(false) => {}
+                Err(error) => sink.event(TailEvent::Unreadable {
+                    path: &self.config.path,
+                    error: &error,
+                }),
+            }
+            match current.read_appended(&mut self.chunk, budget, sink) {
+                Ok(n) => budget = budget.saturating_sub(n),
+                Err(error) => sink.event(TailEvent::Unreadable {
+                    path: &self.config.path,
+                    error: &error,
+                }),
+            }
+        }
+        if budget > 0 {
+            self.check_path(sink);
+        }
+        self.first_poll = false;
+        budget == 0
+    }
+
+    /// Looks at what the path names now, and switches to it if it is another file.
+    fn check_path(&mut self, sink: &mut impl TailSink) {
+        let path = &self.config.path;
+        let metadata = match std::fs::metadata(path) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                if !self.missing_reported {
+                    self.missing_reported = true;
+                    self.unreadable_reported = None;
+                    sink.event(TailEvent::Missing { path });
+                }
+                return;
+            }
+            Err(error) => return self.report_unreadable(error, sink),
+        };
+        self.missing_reported = false;
+        let identity = FileIdentity::of(&metadata);
+        if self.current.as_ref().map(|c| c.identity) == Some(identity) {
+            return;
+        }
+        if metadata.is_dir() {
+            return self
+                .report_unreadable(io::Error::other("is a directory, not a log file"), sink);
+        }
+        let start = self.start_offset_for_new_file();
+        let mut opened = match open_at(path, start, self.config.max_line_bytes) {
+            Ok(opened) => opened,
+            Err(error) => return self.report_unreadable(error, sink),
+        };
+        self.unreadable_reported = None;
+        if let Some(mut old) = self.current.take() {
+            // Whatever reached the old file before the switch is read now; the rest within
+            // the rotate wait.
+            if let Err(error) = old.read_appended(&mut self.chunk, u64::MAX, sink) {
+                sink.event(TailEvent::Unreadable {
+                    path,
+                    error: &error,
+                });
+            }
+            old.last_growth = Instant::now();
+            self.rotated.push(old);
+            sink.event(TailEvent::Rotated { path });
+        }
+        sink.event(TailEvent::Opened {
+            path,
+            offset: opened.offset,
+        });
+        if let Err(error) = opened.read_appended(&mut self.chunk, MAX_BYTES_PER_POLL, sink) {
+            sink.event(TailEvent::Unreadable {
+                path,
+                error: &error,
+            });
+        }
+        self.current = Some(opened);
+    }
+
+    fn start_offset_for_new_file(&self) -> Option<u64> {
+        match (self.first_poll, self.config.start_at) {
+            (true, StartAt::End) => None,
+            _ => Some(0),
+        }
+    }
+
+    fn report_unreadable(&mut self, error: io::Error, sink: &mut impl TailSink) {
+        if self.unreadable_reported != Some(error.kind()) {
+            self.unreadable_reported = Some(error.kind());
+            sink.event(TailEvent::Unreadable {
+                path: &self.config.path,
+                error: &error,
+            });
+        }
+    }
+}
+
+/// Opens `path` at `offset`, or at its end for `None`, and takes the identity of what was
+/// opened (not of what the path named a moment before).
+fn open_at(path: &Path, offset: Option<u64>, max_line_bytes: usize) -> io::Result<OpenFile> {
+    let mut file = File::open(path)?;
+    let metadata = file.metadata()?;
+    if metadata.is_dir() {
+        return Err(io::Error::other("is a directory, not a log file"));
+    }
+    let offset = offset.unwrap_or(metadata.len());
+    file.seek(SeekFrom::Start(offset))?;
+    Ok(OpenFile {
+        file,
+        identity: FileIdentity::of(&metadata),
+        offset,
+        lines: LineSplitter::new(max_line_bytes),
+        last_growth: Instant::now(),
+    })
+}
+
+/// Reads a whole file once, from start to end, handing an unfinished last line on as a line.
+pub fn read_whole_file(
+    path: &Path,
+    max_line_bytes: usize,
+    sink: &mut impl TailSink,
+) -> io::Result<()> {
+    let mut file = open_at(path, Some(0), max_line_bytes)?;
+    let mut chunk = vec![0; READ_CHUNK_BYTES];
+    file.read_appended(&mut chunk, u64::MAX, sink)?;
+    file.lines.finish(sink);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,255 @@
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+
+use super::*;
+
+#[derive(Default)]
+struct Recorded {
+    lines: Vec<String>,
+    events: Vec<String>,
+}
+
+impl TailSink for Recorded {
+    fn line(&mut self, line: &[u8]) {
+        self.lines.push(String::from_utf8_lossy(line).into_owned());
+    }
+    fn event(&mut self, event: TailEvent<'_>) {
+        let name = match event {
+            TailEvent::Opened { offset, .. } => format!("opened@{offset}"),
+            TailEvent::Missing { .. } => "missing".into(),
+            TailEvent::Rotated { .. } => "rotated".into(),
+            TailEvent::Released => "released".into(),
+            TailEvent::Truncated { .. } => "truncated".into(),
+            TailEvent::LineTooLong => "too-long".into(),
+            TailEvent::BytesRead(_) => return,
+            TailEvent::Unreadable { error, .. } => format!("unreadable: {error}"),
+        };
+        self.events.push(name);
+    }
+}
+
+impl Recorded {
+    fn take_lines(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.lines)
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    tailer: Tailer,
+    seen: Recorded,
+}
+
+impl Fixture {
+    fn new(start_at: StartAt, rotate_wait: Duration) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let tailer = Tailer::new(TailConfig {
+            path: path.clone(),
+            start_at,
+            max_line_bytes: 1024,
+            rotate_wait,
+        });
+        Fixture {
+            _dir: dir,
+            path,
+            tailer,
+            seen: Recorded::default(),
+        }
+    }
+
+    fn poll(&mut self) -> Vec<String> {
+        while self.tailer.poll(&mut self.seen) {}
+        self.seen.take_lines()
+    }
+}
+
+fn append(path: &Path, bytes: &str) {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap()
+        .write_all(bytes.as_bytes())
+        .unwrap();
+}
+
+const LONG: Duration = Duration::from_secs(3600);
+
+#[test]
+fn starts_at_the_end_of_an_existing_file() {
+    let mut f = Fixture::new(StartAt::End, LONG);
+    append(&f.path, "old 1\nold 2\n");
+    assert!(f.poll().is_empty());
+    assert_eq!(f.seen.events, ["opened@12"]);
+    append(&f.path, "new 1\n");
+    assert_eq!(f.poll(), ["new 1"]);
+}
+
+#[test]
+fn from_beginning_reads_what_is_there() {
+    let mut f = Fixture::new(StartAt::Beginning, LONG);
+    append(&f.path, "old 1\nold 2\n");
+    assert_eq!(f.poll(), ["old 1", "old 2"]);
+}
+
+#[test]
+fn partial_lines_wait_for_their_newline() {
+    let mut f = Fixture::new(StartAt::End, LONG);
+    append(&f.path, "");
+    f.poll();
+    append(&f.path, "GET /a");
+    assert!(f.poll().is_empty());
+    append(&f.path, "bc HTTP/1.1\nGET");
+    assert_eq!(f.poll(), ["GET /abc HTTP/1.1"]);
+    append(&f.path, " /d\n");
+    assert_eq!(f.poll(), ["GET /d"]);
+}
+
+#[test]
+fn rename_and_create_reads_old_file_to_its_end_then_the_new_one() {
+    let mut f = Fixture::new(StartAt::End, LONG);
+    append(&f.path, "");
+    f.poll();
+    append(&f.path, "before\n");
+    let rotated = f.path.with_extension("log.1");
+    fs::rename(&f.path, &rotated).unwrap();
+    // The server has not reopened yet: it goes on writing to the renamed file.
+    append(&rotated, "after rename\n");
+    append(&f.path, "in new file\n");
+    assert_eq!(f.poll(), ["before", "after rename", "in new file"]);
+    assert_eq!(f.seen.events, ["opened@0", "rotated", "opened@0"]);
+    // Still writing to the old file after the new one was picked up (nginx before USR1).
+    append(&rotated, "late in old\n");
+    append(&f.path, "new 2\n");
+    assert_eq!(f.poll(), ["late in old", "new 2"]);
+}
+
+#[test]
+fn rotated_file_is_let_go_after_the_wait_with_its_unfinished_line() {
+    let mut f = Fixture::new(StartAt::End, Duration::ZERO);
+    append(&f.path, "");
+    f.poll();
+    append(&f.path, "whole\ntorn");
+    fs::rename(&f.path, f.path.with_extension("log.1")).unwrap();
+    append(&f.path, "new\n");
+    assert_eq!(f.poll(), ["whole", "new"]);
+    assert_eq!(f.poll(), ["torn"]);
+    assert_eq!(
+        f.seen.events,
+        ["opened@0", "rotated", "opened@0", "released"]
+    );
+}
+
+#[test]
+fn copytruncate_starts_again_at_offset_zero() {
+    let mut f = Fixture::new(StartAt::Beginning, LONG);
+    append(&f.path, "one\ntwo\n");
+    assert_eq!(f.poll(), ["one", "two"]);
+    OpenOptions::new()
+        .write(true)
+        .open(&f.path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append(&f.path, "three\n");
+    assert_eq!(f.poll(), ["three"]);
+    assert_eq!(f.seen.events, ["opened@0", "truncated"]);
+}
+
+#[test]
+fn missing_file_is_reported_once_and_read_from_its_start_when_it_appears() {
+    let mut f = Fixture::new(StartAt::End, LONG);
+    assert!(f.poll().is_empty());
+    assert!(f.poll().is_empty());
+    assert_eq!(f.seen.events, ["missing"]);
+    append(&f.path, "first\n");
+    assert_eq!(
+        f.poll(),
+        ["first"],
+        "a file created after start is read from its start"
+    );
+}
+
+#[test]
+fn deleted_then_created_again() {
+    let mut f = Fixture::new(StartAt::End, LONG);
+    append(&f.path, "");
+    f.poll();
+    append(&f.path, "a\n");
+    fs::remove_file(&f.path).unwrap();
+    assert_eq!(f.poll(), ["a"]);
+    assert!(f.poll().is_empty());
+    append(&f.path, "b\n");
+    assert_eq!(f.poll(), ["b"]);
+    assert_eq!(
+        f.seen.events,
+        ["opened@0", "missing", "rotated", "opened@0"]
+    );
+}
+
+#[test]
+fn a_directory_at_the_path_is_reported_once() {
+    let mut f = Fixture::new(StartAt::End, LONG);
+    fs::create_dir(&f.path).unwrap();
+    f.poll();
+    f.poll();
+    assert_eq!(
+        f.seen.events,
+        ["unreadable: is a directory, not a log file"]
+    );
+    fs::remove_dir(&f.path).unwrap();
+    append(&f.path, "x\n");
+    assert_eq!(f.poll(), ["x"]);
+}
+
+#[test]
+fn invalid_utf8_passes_through_as_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    fs::write(&path, b"caf\xe9\n\xff\xfe\nlast").unwrap();
+    struct Raw(Vec<Vec<u8>>);
+    impl TailSink for Raw {
+        fn line(&mut self, line: &[u8]) {
+            self.0.push(line.to_vec());
+        }
+        fn event(&mut self, _: TailEvent<'_>) {}
+    }
+    let mut raw = Raw(Vec::new());
+    read_whole_file(&path, 1024, &mut raw).unwrap();
+    assert_eq!(raw.0, [&b"caf\xe9"[..], b"\xff\xfe", b"last"]);
+}
+
+#[test]
+fn follow_wakes_on_a_write_and_stops_on_request() {
+    let f = Fixture::new(StartAt::End, LONG);
+    append(&f.path, "");
+    let (follower, watch_error) = Follower::new(f.tailer, Duration::from_secs(3600));
+    assert!(watch_error.is_none(), "{watch_error:?}");
+    let stop = follower.stop_handle();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    struct Forward(std::sync::mpsc::Sender<String>);
+    impl TailSink for Forward {
+        fn line(&mut self, line: &[u8]) {
+            self.0
+                .send(String::from_utf8_lossy(line).into_owned())
+                .unwrap();
+        }
+        fn event(&mut self, _: TailEvent<'_>) {}
+    }
+    let thread = std::thread::spawn(move || follow(follower, &mut Forward(lines_tx)));
+    // The poll interval is an hour: only the file-system event can deliver this line.
+    // The first poll may not have happened yet, so keep writing until one line comes.
+    let mut got = None;
+    for attempt in 0..50 {
+        append(&f.path, &format!("line {attempt}\n"));
+        if let Ok(line) = lines_rx.recv_timeout(Duration::from_millis(200)) {
+            got = Some(line);
+            break;
+        }
+    }
+    assert!(got.is_some(), "no line arrived through file-system events");
+    stop.stop();
+    thread.join().unwrap();
+}
