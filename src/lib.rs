@@ -11,5 +11,9 @@
 //! Data flows one way: bytes → record → metrics. `main.rs` wires these together.
 #![deny(missing_docs)]
 
+pub mod cli;
+pub mod ingest;
+pub mod metrics;
 pub mod parse;
 pub mod tail;
+pub mod web;

@@ -73,7 +73,8 @@ fn combined_requires_referer_and_agent() {
 
 #[test]
 fn timestamps_and_zones() {
-    let cases: &[(&[u8], Option<(i64, i16)>)] = &[
+    type UnixAndOffset = Option<(i64, i16)>;
+    let cases: &[(&[u8], UnixAndOffset)] = &[
         (b"10/Oct/2000:13:55:36 -0700", Some((971_211_336, -420))),
         (b"10/Oct/2000:20:55:36 +0000", Some((971_211_336, 0))),
         (b"11/Oct/2000:02:25:36 +0530", Some((971_211_336, 330))),

@@ -1,0 +1,285 @@
+//! The metrics the exporter exposes, in a registry built per exporter (never a global one).
+//!
+//! Label sets are bounded whatever the log holds:
+//! - `section`: at most `max_sections` distinct values seen first, then [`OVERFLOW`]; requests
+//!   the server could not read are [`INVALID`].
+//! - `method`: the nine methods of RFC 9110 and RFC 5789, then [`OVERFLOW`]; [`INVALID`] as above.
+//! - `status`: the three-digit code (100–999). `status_class`: `1xx` … `9xx`.
+//!
+//! [`RequestRecorder`] keeps a handle per series it has seen, so counting a record is a hash
+//! lookup and an atomic add, not a label lookup in the client library.
+
+mod sections;
+
+pub use sections::{SectionTable, INVALID, OVERFLOW};
+
+use std::collections::HashMap;
+
+use prometheus::{
+    Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry,
+};
+
+use crate::parse::{section, Record, Request};
+
+/// Upper bounds of the response size histogram, in bytes.
+pub const RESPONSE_SIZE_BUCKETS: [f64; 10] = [100.0, 1e3, 5e3, 1e4, 5e4, 1e5, 5e5, 1e6, 5e6, 1e7];
+/// Upper bounds of the request duration histogram, in seconds.
+pub const DURATION_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Every metric the exporter owns, registered in its own [`Registry`].
+#[derive(Clone)]
+pub struct ExporterMetrics {
+    /// The registry `/metrics` is encoded from.
+    pub registry: Registry,
+    requests: IntCounterVec,
+    response_size: HistogramVec,
+    duration: HistogramVec,
+    parse_errors: IntCounterVec,
+    /// Lines read from the log, whatever they turned out to be.
+    pub lines_read: IntCounter,
+    /// Bytes read from the log.
+    pub bytes_read: IntCounter,
+    /// W3C directive lines (`#Fields:` …), which are neither hits nor errors.
+    pub directives: IntCounter,
+    rotations: IntCounterVec,
+    /// 1 while the file at the log path is open, 0 while it is missing or unreadable.
+    pub file_open: IntGauge,
+    /// The log timestamp of the last record read.
+    pub last_record_timestamp: Gauge,
+}
+
+/// Metric registration failed; only a programming error (a duplicate name) causes this.
+pub type RegistrationError = prometheus::Error;
+
+impl ExporterMetrics {
+    /// Builds and registers every metric in a new registry.
+    pub fn new() -> Result<ExporterMetrics, RegistrationError> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "accesslog_http_requests_total",
+                "HTTP requests read from the access log.",
+            ),
+            &["section", "method", "status"],
+        )?;
+        let response_size = HistogramVec::new(
+            HistogramOpts::new(
+                "accesslog_http_response_size_bytes",
+                "Size of HTTP responses read from the access log.",
+            )
+            .buckets(RESPONSE_SIZE_BUCKETS.to_vec()),
+            &["status_class"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "accesslog_http_request_duration_seconds",
+                "Time taken to serve HTTP requests, for log formats that record it.",
+            )
+            .buckets(DURATION_BUCKETS.to_vec()),
+            &["status_class"],
+        )?;
+        let parse_errors = IntCounterVec::new(
+            Opts::new(
+                "accesslog_parse_errors_total",
+                "Log lines that are not access-log records.",
+            ),
+            &["reason"],
+        )?;
+        let lines_read = IntCounter::new("accesslog_lines_read_total", "Lines read from the log.")?;
+        let bytes_read = IntCounter::new("accesslog_bytes_read_total", "Bytes read from the log.")?;
+        let directives = IntCounter::new(
+            "accesslog_directives_total",
+            "W3C directive lines (#Fields and others) read from the log.",
+        )?;
+        let rotations = IntCounterVec::new(
+            Opts::new(
+                "accesslog_log_rotations_total",
+                "Rotations of the log file seen.",
+            ),
+            &["kind"],
+        )?;
+        let file_open = IntGauge::new(
+            "accesslog_log_file_open",
+            "1 while the file at the log path is open for reading, 0 otherwise.",
+        )?;
+        let last_record_timestamp = Gauge::new(
+            "accesslog_last_record_timestamp_seconds",
+            "Log timestamp of the last record read, in seconds since the epoch.",
+        )?;
+        let build_info = IntGauge::with_opts(
+            Opts::new(
+                "accesslog_exporter_build_info",
+                "Version of the exporter; always 1.",
+            )
+            .const_label("version", env!("CARGO_PKG_VERSION")),
+        )?;
+        build_info.set(1);
+
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(response_size.clone()),
+            Box::new(duration.clone()),
+            Box::new(parse_errors.clone()),
+            Box::new(lines_read.clone()),
+            Box::new(bytes_read.clone()),
+            Box::new(directives.clone()),
+            Box::new(rotations.clone()),
+            Box::new(file_open.clone()),
+            Box::new(last_record_timestamp.clone()),
+            Box::new(build_info),
+        ] {
+            registry.register(collector)?;
+        }
+        // Series that should read 0 rather than be absent before the first event.
+        for reason in [
+            "empty",
+            "syntax",
+            "timestamp",
+            "status",
+            "bytes",
+            "w3c_layout",
+            "too_long",
+        ] {
+            parse_errors.with_label_values(&[reason]);
+        }
+        for kind in ["rename", "truncate"] {
+            rotations.with_label_values(&[kind]);
+        }
+
+        Ok(ExporterMetrics {
+            registry,
+            requests,
+            response_size,
+            duration,
+            parse_errors,
+            lines_read,
+            bytes_read,
+            directives,
+            rotations,
+            file_open,
+            last_record_timestamp,
+        })
+    }
+
+    /// Counts a line that is not a record, under a fixed reason.
+    pub fn count_parse_error(&self, reason: &'static str) {
+        self.parse_errors.with_label_values(&[reason]).inc();
+    }
+
+    /// Counts a rotation: `rename` or `truncate`.
+    pub fn count_rotation(&self, kind: &'static str) {
+        self.rotations.with_label_values(&[kind]).inc();
+    }
+
+    /// The text exposition of every metric, as served on `/metrics`.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus::TextEncoder::new()
+            .encode_utf8(&self.registry.gather(), &mut text)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// The methods counted under their own name; all others are [`OVERFLOW`].
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+const OTHER_METHOD: u8 = KNOWN_METHODS.len() as u8;
+const INVALID_METHOD: u8 = OTHER_METHOD + 1;
+
+fn method_index(method: &[u8]) -> u8 {
+    KNOWN_METHODS
+        .iter()
+        .position(|m| m.as_bytes() == method)
+        .map_or(OTHER_METHOD, |i| i as u8)
+}
+
+fn method_label(index: u8) -> &'static str {
+    match index {
+        INVALID_METHOD => INVALID,
+        OTHER_METHOD => OVERFLOW,
+        known => KNOWN_METHODS[usize::from(known)],
+    }
+}
+
+/// Which series of `accesslog_http_requests_total` a record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct SeriesKey {
+    section: u32,
+    method: u8,
+    status: u16,
+}
+
+/// Counts records into the metrics, keeping a handle per series seen.
+pub struct RequestRecorder {
+    metrics: ExporterMetrics,
+    sections: SectionTable,
+    requests: HashMap<SeriesKey, IntCounter>,
+    // Indexed by the status code's first digit, 1–9; created on first use so that classes
+    // never seen expose no empty histogram.
+    response_size: [Option<Histogram>; 10],
+    duration: [Option<Histogram>; 10],
+}
+
+impl RequestRecorder {
+    /// A recorder into `metrics` that keeps at most `max_sections` distinct sections.
+    pub fn new(metrics: ExporterMetrics, max_sections: usize) -> RequestRecorder {
+        RequestRecorder {
+            metrics,
+            sections: SectionTable::new(max_sections),
+            requests: HashMap::new(),
+            response_size: Default::default(),
+            duration: Default::default(),
+        }
+    }
+
+    /// Counts one record.
+    pub fn record(&mut self, record: &Record<'_>) {
+        let (section, method) = match record.request {
+            Request::Line { method, target, .. } => {
+                (self.sections.id(section(target)), method_index(method))
+            }
+            Request::Malformed(_) => (SectionTable::INVALID_ID, INVALID_METHOD),
+        };
+        let key = SeriesKey {
+            section,
+            method,
+            status: record.status,
+        };
+        let (metrics, sections) = (&self.metrics, &self.sections);
+        self.requests
+            .entry(key)
+            .or_insert_with(|| {
+                let status = record.status.to_string();
+                let labels = [sections.label(section), method_label(method), &status];
+                metrics.requests.with_label_values(&labels)
+            })
+            .inc();
+
+        let class = usize::from(record.status / 100);
+        let class_label = || format!("{class}xx");
+        self.response_size[class]
+            .get_or_insert_with(|| metrics.response_size.with_label_values(&[class_label()]))
+            .observe(record.bytes as f64);
+        if let Some(duration) = record.duration {
+            self.duration[class]
+                .get_or_insert_with(|| metrics.duration.with_label_values(&[class_label()]))
+                .observe(duration.as_secs_f64());
+        }
+        metrics
+            .last_record_timestamp
+            .set(record.timestamp.unix_seconds as f64);
+    }
+
+    /// The section table, for inspection.
+    pub fn sections(&self) -> &SectionTable {
+        &self.sections
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+use super::*;
+use crate::parse::{Line, LineParser, LogFormat};
+
+fn recorder(max_sections: usize) -> RequestRecorder {
+    RequestRecorder::new(ExporterMetrics::new().unwrap(), max_sections)
+}
+
+fn feed(recorder: &mut RequestRecorder, lines: &[&[u8]]) {
+    let mut parser = LineParser::new(LogFormat::Auto);
+    for line in lines {
+        match parser.parse(line) {
+            Ok(Line::Record(r)) => recorder.record(&r),
+            Ok(Line::Directive) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn clf(method_target: &str, status: u16, bytes: u64) -> Vec<u8> {
+    format!("1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"{method_target}\" {status} {bytes}")
+        .into_bytes()
+}
+
+fn series_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn requests_are_counted_by_section_method_and_status() {
+    let mut r = recorder(100);
+    let lines = [
+        clf("GET /api/user?id=1 HTTP/1.1", 200, 10),
+        clf("GET /api/order HTTP/1.1", 200, 20),
+        clf("POST /api HTTP/1.1", 201, 30),
+        clf("GET http://host/pages/x HTTP/1.1", 404, 40),
+        clf("-", 408, 0),
+        clf("PROPFIND /dav/x HTTP/1.1", 207, 0),
+    ];
+    feed(&mut r, &lines.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    let text = r.metrics.encode();
+    let cases = [
+        (
+            r#"accesslog_http_requests_total{method="GET",section="/api",status="200"}"#,
+            2.0,
+        ),
+        (
+            r#"accesslog_http_requests_total{method="POST",section="/api",status="201"}"#,
+            1.0,
+        ),
+        (
+            r#"accesslog_http_requests_total{method="GET",section="/pages",status="404"}"#,
+            1.0,
+        ),
+        (
+            r#"accesslog_http_requests_total{method="(invalid)",section="(invalid)",status="408"}"#,
+            1.0,
+        ),
+        (
+            r#"accesslog_http_requests_total{method="(other)",section="/dav",status="207"}"#,
+            1.0,
+        ),
+        (
+            r#"accesslog_http_response_size_bytes_count{status_class="2xx"}"#,
+            4.0,
+        ),
+        (
+            r#"accesslog_http_response_size_bytes_sum{status_class="2xx"}"#,
+            60.0,
+        ),
+        (
+            r#"accesslog_http_response_size_bytes_bucket{status_class="4xx",le="100"}"#,
+            2.0,
+        ),
+        ("accesslog_last_record_timestamp_seconds", 971_211_336.0),
+    ];
+    for (series, want) in cases {
+        assert_eq!(series_value(&text, series), Some(want), "{series}\n{text}");
+    }
+    assert!(
+        !text.contains("accesslog_http_request_duration_seconds_count"),
+        "no duration in CLF"
+    );
+}
+
+#[test]
+fn sections_past_the_cap_fold_into_the_overflow_value() {
+    let mut r = recorder(2);
+    let lines: Vec<_> = ["/a/1", "/b/1", "/c/1", "/d/1", "/a/2"]
+        .iter()
+        .map(|t| clf(&format!("GET {t}"), 200, 1))
+        .collect();
+    feed(&mut r, &lines.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    let text = r.metrics.encode();
+    let count = |section: &str| {
+        series_value(
+            &text,
+            &format!(
+                r#"accesslog_http_requests_total{{method="GET",section="{section}",status="200"}}"#
+            ),
+        )
+    };
+    assert_eq!(
+        (count("/a"), count("/b"), count("(other)")),
+        (Some(2.0), Some(1.0), Some(2.0))
+    );
+    assert_eq!(count("/c"), None);
+    assert_eq!(r.sections().len(), 2);
+}
+
+#[test]
+fn exposition_is_valid_utf8_and_escaped_whatever_the_log_holds() {
+    let mut r = recorder(100);
+    let lines: [&[u8]; 2] = [
+        b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET /caf\xe9\xff/x HTTP/1.1\" 200 1",
+        br#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a\"b\\c} HTTP/1.1" 200 1"#,
+    ];
+    feed(&mut r, &lines);
+    let text = r.metrics.encode();
+    assert!(text.contains("section=\"/caf\u{fffd}\u{fffd}\""), "{text}");
+    assert!(text.contains(r#"section="/a\\\"b\\\\c}""#), "{text}");
+}
+
+#[test]
+fn durations_are_observed_when_the_format_has_them() {
+    let mut r = recorder(100);
+    feed(
+        &mut r,
+        &[
+            b"#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes time-taken",
+            b"2024-03-01 10:00:00 1.1.1.1 GET /a 500 10 250",
+        ],
+    );
+    let text = r.metrics.encode();
+    let sum = series_value(
+        &text,
+        r#"accesslog_http_request_duration_seconds_sum{status_class="5xx"}"#,
+    );
+    assert_eq!(sum, Some(0.25));
+}
+
+#[test]
+fn health_series_exist_from_the_start() {
+    let metrics = ExporterMetrics::new().unwrap();
+    let text = metrics.encode();
+    for series in [
+        r#"accesslog_parse_errors_total{reason="syntax"}"#,
+        r#"accesslog_parse_errors_total{reason="too_long"}"#,
+        r#"accesslog_log_rotations_total{kind="rename"}"#,
+        "accesslog_lines_read_total",
+        "accesslog_bytes_read_total",
+        "accesslog_log_file_open",
+    ] {
+        assert_eq!(series_value(&text, series), Some(0.0), "{series}");
+    }
+    assert!(text.contains(&format!(
+        "accesslog_exporter_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    )));
+}

@@ -1,0 +1,146 @@
+//! The HTTP side: `/metrics` (or the configured telemetry path) and a landing page at `/`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::metrics::ExporterMetrics;
+
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long open connections get to finish after shutdown is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+/// What the server serves.
+#[derive(Clone)]
+pub struct Site {
+    /// The metrics encoded on every scrape.
+    pub metrics: ExporterMetrics,
+    /// Where the metrics are served, e.g. `/metrics`.
+    pub telemetry_path: String,
+}
+
+/// Serves `site` on `listener` until `shutdown` completes, then lets open connections finish
+/// for at most half a second.
+pub async fn serve(listener: TcpListener, site: Site, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: the next accept may succeed.
+                Err(error) => {
+                    eprintln!("accesslog-exporter: warning: accepting a connection: {error}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let site = site.clone();
+        let service = service_fn(move |request| {
+            let site = site.clone();
+            async move { Ok::<_, Infallible>(respond(&site, &request)) }
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that goes away mid-request is not our error to report.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+fn respond(site: &Site, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = request.uri().path();
+    if path == site.telemetry_path {
+        let body = site.metrics.encode();
+        return with_type(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            body,
+        );
+    }
+    if path == "/" {
+        return with_type(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            landing_page(&site.telemetry_path),
+        );
+    }
+    with_type(
+        StatusCode::NOT_FOUND,
+        "text/plain; charset=utf-8",
+        "Not found\n".into(),
+    )
+}
+
+fn with_type(
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn landing_page(telemetry_path: &str) -> String {
+    let path = escape_html(telemetry_path);
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>accesslog-exporter</title></head>\n\
+         <body><h1>accesslog-exporter</h1>\n\
+         <p>Metrics from an HTTP access log, version {}.</p>\n\
+         <p><a href=\"{path}\">{path}</a></p>\n</body></html>\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn landing_page_escapes_the_telemetry_path() {
+        let page = landing_page("/m\"><script>x</script>");
+        assert!(
+            page.contains("/m&quot;&gt;&lt;script&gt;x&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(!page.contains("<script>"));
+    }
+}
