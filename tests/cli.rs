@@ -1,0 +1,252 @@
+//! The binary as a user meets it: one-shot output, errors, the HTTP endpoints, shutdown.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A log with every kind of line the parser meets, in all three formats.
+fn mixed_log() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.log");
+    let mut body: Vec<u8> = Vec::new();
+    body.extend_from_slice(b"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326\n");
+    body.extend_from_slice(b"::1 - - [10/Oct/2000:13:55:37 -0700] \"POST /api/user?id=3 HTTP/1.1\" 201 - \"-\" \"curl/8\"\r\n");
+    body.extend_from_slice(b"10.0.0.1 - - [10/Oct/2000:13:55:38 -0700] \"GET http://my.site.com/pages/create HTTP/1.1\" 404 12 \"-\" \"a \\\"b\\\"\"\n");
+    body.extend_from_slice(b"10.0.0.2 - - [10/Oct/2000:13:55:39 -0700] \"-\" 408 0 \"-\" \"-\"\n");
+    body.extend_from_slice(
+        b"10.0.0.3 - - [10/Oct/2000:13:55:40 -0700] \"GET /caf\xe9\xff/x HTTP/1.1\" 200 1\n",
+    );
+    body.extend_from_slice(b"not an access log line\n");
+    body.extend_from_slice(
+        b"#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n",
+    );
+    body.extend_from_slice(
+        b"#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes time-taken\n",
+    );
+    body.extend_from_slice(b"2000-10-10 20:55:41 10.0.0.4 GET /api/order 500 99 1500\n");
+    body.extend_from_slice(b"2000-10-10 20:55:42 10.0.0.4 GET /api/order 200 1 40");
+    fs::write(&path, body).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn one_shot_prints_the_metrics_of_the_whole_file() {
+    let (_dir, path) = mixed_log();
+    let output = run(&["--one-shot", "--log-file", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text =
+        String::from_utf8(output.stdout).expect("the exposition is UTF-8 whatever the log holds");
+    for (series, want) in [
+        (r#"accesslog_http_requests_total{method="GET",section="/apache_pb.gif",status="200"}"#, 1.0),
+        (r#"accesslog_http_requests_total{method="POST",section="/api",status="201"}"#, 1.0),
+        (r#"accesslog_http_requests_total{method="GET",section="/pages",status="404"}"#, 1.0),
+        (r#"accesslog_http_requests_total{method="(invalid)",section="(invalid)",status="408"}"#, 1.0),
+        ("accesslog_http_requests_total{method=\"GET\",section=\"/caf\u{fffd}\u{fffd}\",status=\"200\"}", 1.0),
+        (r#"accesslog_http_requests_total{method="GET",section="/api",status="500"}"#, 1.0),
+        (r#"accesslog_http_requests_total{method="GET",section="/api",status="200"}"#, 1.0),
+        (r#"accesslog_http_request_duration_seconds_sum{status_class="5xx"}"#, 1.5),
+        (r#"accesslog_http_request_duration_seconds_count{status_class="2xx"}"#, 1.0),
+        (r#"accesslog_parse_errors_total{reason="syntax"}"#, 1.0),
+        ("accesslog_directives_total", 3.0),
+        ("accesslog_lines_read_total", 11.0),
+    ] {
+        assert_eq!(value(&text, series), Some(want), "{series}\n{text}");
+    }
+    assert_eq!(sum(&text, "accesslog_http_requests_total"), 7.0);
+    assert_eq!(
+        value(&text, "accesslog_bytes_read_total"),
+        Some(fs::metadata(&path).unwrap().len() as f64)
+    );
+}
+
+#[test]
+fn promtool_accepts_the_exposition() {
+    let Some(promtool) = require_program("promtool") else {
+        return;
+    };
+    let (_dir, path) = mixed_log();
+    let output = run(&["--one-shot", "--log-file", path.to_str().unwrap()]);
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&output.stdout)
+        .unwrap();
+    let result = check.wait_with_output().unwrap();
+    assert!(
+        result.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
+#[test]
+fn one_shot_on_a_missing_file_is_one_clear_line() {
+    let output = run(&["--one-shot", "--log-file", "/nonexistent/access.log"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("accesslog-exporter: /nonexistent/access.log: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_flag_values_are_one_line_and_exit_2() {
+    for args in [
+        &["--max-sections", "abc"][..],
+        &["--format", "xml"],
+        &["--max-sections", "0"],
+        &["--web.telemetry-path", "metrics"],
+        &["--poll-interval", "soon"],
+        &["--web.listen-address", "nohost"],
+        &["--no-such-flag"],
+    ] {
+        let output = run(args);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("accesslog-exporter: "), "{args:?}: {err}");
+        let flag = args[0];
+        assert!(err.contains(flag), "{args:?} should name {flag}: {err}");
+    }
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--log-file",
+        "--format",
+        "--web.listen-address",
+        "--web.telemetry-path",
+        "--one-shot",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from --help");
+    }
+    assert!(run(&["--version"]).status.success());
+}
+
+#[test]
+fn a_port_in_use_is_one_clear_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let output = run(&[
+        "--log-file",
+        log.to_str().unwrap(),
+        "--web.listen-address",
+        &address,
+    ]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.contains(&format!("--web.listen-address {address}")) && last.contains("in use"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreadable_log_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let log = dir.path().join("access.log");
+    fs::write(&log, "").unwrap();
+    fs::set_permissions(&log, fs::Permissions::from_mode(0o000)).unwrap();
+    let root = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        == "0";
+    // Root reads anything: run as nobody then, as a packaged service would run.
+    let mut command = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", binary()]);
+        c
+    } else {
+        Command::new(binary())
+    };
+    let output = command
+        .args([
+            "--log-file",
+            log.to_str().unwrap(),
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(log.to_str().unwrap()) && err.contains("ermission denied"),
+        "{err}"
+    );
+}
+
+#[test]
+fn landing_page_links_to_metrics_and_unknown_paths_are_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let exporter = Exporter::start([
+        "--log-file",
+        log.to_str().unwrap(),
+        "--web.telemetry-path",
+        "/stats",
+    ]);
+    let (status, page) = exporter.get("/");
+    assert_eq!(status, 200);
+    assert!(page.contains("<a href=\"/stats\">"), "{page}");
+    assert_eq!(exporter.get("/stats").0, 200);
+    assert_eq!(exporter.get("/metrics").0, 404);
+}
+
+#[test]
+fn sigterm_and_sigint_stop_it_within_a_second() {
+    for signal in ["TERM", "INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("access.log");
+        let mut exporter = Exporter::start(["--log-file", log.to_str().unwrap()]);
+        // An idle keep-alive connection must not hold up the shutdown.
+        let mut idle = std::net::TcpStream::connect(exporter.address).unwrap();
+        write!(idle, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let (status, elapsed) = exporter
+            .signal_and_wait(signal, Duration::from_secs(1))
+            .unwrap_or_else(|| panic!("still running a second after SIG{signal}"));
+        assert!(
+            status.success(),
+            "SIG{signal}: {status:?} after {elapsed:?}"
+        );
+    }
+}

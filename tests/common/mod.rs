@@ -1,0 +1,232 @@
+//! A small harness that runs the built binary and scrapes it over real HTTP.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something the exporter should do well within a second.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_accesslog-exporter")
+}
+
+/// A running exporter, killed when dropped.
+pub struct Exporter {
+    child: Child,
+    pub address: SocketAddr,
+    stderr: Receiver<String>,
+    pub stderr_seen: Vec<String>,
+}
+
+impl Exporter {
+    /// Starts the exporter on a free loopback port and waits until it says it is listening.
+    pub fn start<I, S>(args: I) -> Exporter
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut child = Command::new(binary())
+            .args(args)
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the exporter");
+        let (tx, stderr) = mpsc::channel();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut exporter = Exporter {
+            child,
+            address: "0.0.0.0:0".parse().unwrap(),
+            stderr,
+            stderr_seen: Vec::new(),
+        };
+        let line = exporter.wait_for_stderr("listening on http://");
+        let address = line
+            .split("http://")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
+        exporter.address = address.parse().unwrap();
+        exporter
+    }
+
+    /// Waits for a stderr line containing `needle` (and returns it), keeping all lines seen.
+    pub fn wait_for_stderr(&mut self, needle: &str) -> String {
+        if let Some(line) = self.stderr_seen.iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr_seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no stderr line with {needle:?}; saw {:#?}",
+                    self.stderr_seen
+                ),
+            }
+        }
+    }
+
+    /// GET `path` over a fresh connection; returns status code and body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.address, path)
+    }
+
+    /// The metrics text of one scrape.
+    pub fn scrape(&self) -> String {
+        let (status, body) = self.get("/metrics");
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Scrapes until `series` reads `want`; fails with the last scrape after [`PATIENCE`].
+    pub fn wait_for_value(&self, series: &str, want: f64) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let text = self.scrape();
+            if value(&text, series) == Some(want) {
+                return text;
+            }
+            if Instant::now() > deadline {
+                panic!("{series} never reached {want}; last scrape:\n{text}");
+            }
+            // Nothing can be awaited over HTTP: re-scrape until the value shows or time is up.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` and waits up to `limit` for the process to exit.
+    pub fn signal_and_wait(
+        &mut self,
+        signal: &str,
+        limit: Duration,
+    ) -> Option<(ExitStatus, Duration)> {
+        let sent = Instant::now();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status();
+        assert!(status.unwrap().success());
+        while sent.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some((status, sent.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET; the exporter closes the connection after responding.
+pub fn http_get(address: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&address, PATIENCE).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .expect("a complete response");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+/// The value of one series (name with labels, exactly as exposed) in a scrape.
+pub fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// The sum of every series of `name`.
+pub fn sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+/// The requests counter series for a GET of `section` answered 200.
+pub fn get_200(section: &str) -> String {
+    format!(r#"accesslog_http_requests_total{{method="GET",section="{section}",status="200"}}"#)
+}
+
+/// A Common Log Format line for a GET of `target` answered 200, with its newline.
+pub fn clf(target: &str) -> String {
+    format!("192.0.2.1 - - [24/Nov/2026:10:00:00 +0000] \"GET {target} HTTP/1.1\" 200 512\n")
+}
+
+/// Appends `text` in one write, as a server does.
+pub fn append(path: &Path, text: &str) {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+/// `count` CLF lines for targets `/{section}/{i}`.
+pub fn lines(section: &str, count: usize) -> String {
+    (0..count)
+        .map(|i| clf(&format!("/{section}/{i}")))
+        .collect()
+}
+
+/// Whether the tests run in CI, where every real component they use must be there.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+/// The path of `program` on PATH: in CI it must exist; elsewhere `None` skips with a reason.
+pub fn require_program(program: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            !in_ci(),
+            "{program} is required in CI (install it in .ci/run)"
+        );
+        eprintln!("skipping: {program} is not installed");
+    }
+    found
+}
