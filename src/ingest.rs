@@ -24,20 +24,21 @@ impl Ingest {
 
 impl TailSink for Ingest {
     fn line(&mut self, line: &[u8]) {
-        self.metrics.lines_read.inc();
         match self.parser.parse(line) {
             Ok(Line::Record(record)) => self.recorder.record(&record),
             Ok(Line::Directive) => self.metrics.directives.inc(),
             Err(error) => self.metrics.count_parse_error(error.reason()),
         }
+        // Last, so that a scrape showing N lines read shows all N counted.
+        self.metrics.lines_read.inc();
     }
 
     fn event(&mut self, event: TailEvent<'_>) {
         match event {
             TailEvent::BytesRead(n) => self.metrics.bytes_read.inc_by(n),
             TailEvent::LineTooLong => {
-                self.metrics.lines_read.inc();
                 self.metrics.count_parse_error("too_long");
+                self.metrics.lines_read.inc();
             }
             TailEvent::Opened { path, offset } => {
                 self.metrics.file_open.set(1);

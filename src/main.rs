@@ -123,11 +123,13 @@ fn serve(config: Config) -> Result<(), Error> {
     };
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Runtime)?;
+        // Installed before saying we listen, so a stop sent right after is a clean stop.
+        let shutdown = shutdown_signal().map_err(Error::Runtime)?;
         eprintln!(
             "accesslog-exporter: listening on http://{local}{}",
             config.telemetry_path
         );
-        web::serve(listener, site, shutdown_signal()).await;
+        web::serve(listener, site, shutdown).await;
         Ok::<(), Error>(())
     })?;
 
@@ -153,18 +155,15 @@ fn check_readable(path: &Path) -> Result<(), Error> {
     }
 }
 
-async fn shutdown_signal() {
+/// Completes on the first SIGINT or SIGTERM; the handlers are in place once this returns.
+fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let terminate = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
+    })
 }
