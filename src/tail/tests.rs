@@ -253,3 +253,165 @@ fn follow_wakes_on_a_write_and_stops_on_request() {
     stop.stop();
     thread.join().unwrap();
 }
+
+/// Model-based test: random histories of what servers and logrotate do to a log, applied to
+/// real files; every line written must come out exactly once.
+mod model {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Action {
+        /// The server appends whole lines to the log path.
+        Write(u8),
+        /// The server writes part of a line; the next write-type action finishes it.
+        WriteHalf,
+        /// The server, not yet reopened, writes to the file it had open before a rename.
+        WriteToRotated(u8),
+        /// The tailer wakes.
+        Poll,
+        /// logrotate `create`: rename, then a new empty file at the path.
+        RenameAndCreate,
+        /// logrotate `copytruncate` (the tailer is woken by the truncation, as inotify does).
+        CopyTruncate,
+        /// The log is deleted; the next write creates it again.
+        Delete,
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        prop_oneof![
+            4 => (1u8..5).prop_map(Action::Write),
+            1 => Just(Action::WriteHalf),
+            2 => (1u8..4).prop_map(Action::WriteToRotated),
+            3 => Just(Action::Poll),
+            1 => Just(Action::RenameAndCreate),
+            1 => Just(Action::CopyTruncate),
+            1 => Just(Action::Delete),
+        ]
+    }
+
+    struct World {
+        fixture: Fixture,
+        rotated: Vec<PathBuf>,
+        next_id: usize,
+        written: Vec<String>,
+        half: Option<String>,
+        /// Whether the tailer has looked at the path since the file there was created. A file
+        /// renamed or deleted before that is one no tailer can know of: such actions wait.
+        seen: bool,
+    }
+
+    impl World {
+        fn line(&mut self) -> String {
+            self.next_id += 1;
+            format!("line {}", self.next_id)
+        }
+
+        /// Writes `count` lines to `path`, finishing a half-written line first if it is there.
+        fn write(&mut self, path: &Path, count: u8) {
+            let mut text = String::new();
+            if let Some(rest) = self.half.take() {
+                text.push_str(&rest);
+            }
+            for _ in 0..count {
+                let line = self.line();
+                text.push_str(&line);
+                text.push('\n');
+                self.written.push(line);
+            }
+            if !path.exists() {
+                self.seen = false;
+            }
+            append(path, &text);
+        }
+
+        fn apply(&mut self, action: &Action) {
+            let path = self.fixture.path.clone();
+            match *action {
+                Action::Write(n) => self.write(&path, n),
+                Action::WriteHalf => {
+                    if self.half.is_none() {
+                        self.seen &= path.exists();
+                        let line = self.line();
+                        let (head, tail) = line.split_at(line.len() / 2);
+                        append(&path, head);
+                        self.half = Some(format!("{tail}\n"));
+                        self.written.push(line);
+                    }
+                }
+                Action::WriteToRotated(n) => {
+                    // A server finishes its line in the file it started it in.
+                    if self.half.is_none() {
+                        if let Some(old) = self.rotated.last().cloned() {
+                            self.write(&old, n);
+                        }
+                    }
+                }
+                Action::Poll => {
+                    self.fixture.tailer.poll(&mut self.fixture.seen);
+                    self.seen = path.exists();
+                }
+                Action::RenameAndCreate => {
+                    if self.half.is_none() && self.seen && path.exists() {
+                        let old = path.with_extension(format!("log.{}", self.rotated.len() + 1));
+                        fs::rename(&path, &old).unwrap();
+                        append(&path, "");
+                        self.rotated.push(old);
+                        self.seen = false;
+                    }
+                }
+                Action::CopyTruncate => {
+                    if self.half.is_none() && path.exists() {
+                        self.fixture.poll_all();
+                        OpenOptions::new()
+                            .write(true)
+                            .open(&path)
+                            .unwrap()
+                            .set_len(0)
+                            .unwrap();
+                        self.fixture.poll_all();
+                    }
+                }
+                Action::Delete => {
+                    if self.half.is_none() && self.seen && path.exists() {
+                        fs::remove_file(&path).unwrap();
+                    }
+                }
+            }
+        }
+    }
+
+    impl Fixture {
+        fn poll_all(&mut self) {
+            while self.tailer.poll(&mut self.seen) {}
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        #[test]
+        fn every_line_written_is_read_exactly_once(actions in proptest::collection::vec(action(), 1..40)) {
+            let mut world = World {
+                fixture: Fixture::new(StartAt::Beginning, LONG),
+                rotated: Vec::new(),
+                next_id: 0,
+                written: Vec::new(),
+                half: None,
+                seen: false,
+            };
+            for action in &actions {
+                world.apply(action);
+            }
+            if let Some(rest) = world.half.take() {
+                append(&world.fixture.path, &rest);
+            }
+            world.fixture.poll_all();
+            let mut read = world.fixture.seen.take_lines();
+            let mut written = world.written.clone();
+            read.sort();
+            written.sort();
+            prop_assert_eq!(read, written);
+        }
+    }
+}
