@@ -245,3 +245,22 @@ fn malformed_lines_are_counted_and_never_stop_the_exporter() {
         Some(1.0)
     );
 }
+
+#[test]
+fn without_file_system_events_polling_still_finds_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    // The directory does not exist yet, so it cannot be watched: only polling can see the file.
+    let path = dir.path().join("not-yet").join("access.log");
+    let mut exporter = Exporter::start([
+        "--log-file",
+        path.to_str().unwrap(),
+        "--poll-interval",
+        "50ms",
+    ]);
+    exporter.wait_for_stderr("no file-system events");
+    exporter.wait_for_stderr("no such file");
+    fs::create_dir(path.parent().unwrap()).unwrap();
+    append(&path, &lines("polled", 3));
+    let text = settle(&exporter, &path, 3.0);
+    assert_eq!(value(&text, &get_200("/polled")), Some(3.0));
+}
