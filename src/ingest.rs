@@ -1,36 +1,99 @@
-//! The pipeline: lines from the tailer → records → metrics, and what the user is told.
+//! The pipeline: lines from the tailer → records → consumers (metrics, monitor), and what the
+//! user is told about the file.
+//!
+//! One parser and one tailer serve every consumer: [`Ingest`] hands each record to a
+//! [`RecordConsumer`], which may be a pair of them.
 
 use crate::metrics::{ExporterMetrics, RequestRecorder};
-use crate::parse::{Line, LineParser, LogFormat};
+use crate::parse::{Line, LineParser, LogFormat, Record};
 use crate::tail::{TailEvent, TailSink};
 
-/// Parses every line it is given and counts it: as a request, a directive or a parse error.
-pub struct Ingest {
-    parser: LineParser,
-    recorder: RequestRecorder,
-    metrics: ExporterMetrics,
+/// Something that uses parsed records.
+pub trait RecordConsumer {
+    /// One record, borrowed from its line.
+    fn record(&mut self, record: &Record<'_>);
+    /// Called after every read of the log, at least every poll interval: time has passed.
+    fn tick(&mut self) {}
 }
 
-impl Ingest {
-    /// A pipeline parsing `format` into `metrics`, keeping at most `max_sections` sections.
-    pub fn new(format: LogFormat, metrics: ExporterMetrics, max_sections: usize) -> Ingest {
-        Ingest {
-            parser: LineParser::new(format),
-            recorder: RequestRecorder::new(metrics.clone(), max_sections),
-            metrics,
+impl RecordConsumer for RequestRecorder {
+    fn record(&mut self, record: &Record<'_>) {
+        RequestRecorder::record(self, record);
+    }
+}
+
+impl<A: RecordConsumer, B: RecordConsumer> RecordConsumer for (A, B) {
+    fn record(&mut self, record: &Record<'_>) {
+        self.0.record(record);
+        self.1.record(record);
+    }
+    fn tick(&mut self) {
+        self.0.tick();
+        self.1.tick();
+    }
+}
+
+impl<C: RecordConsumer> RecordConsumer for Option<C> {
+    fn record(&mut self, record: &Record<'_>) {
+        if let Some(consumer) = self {
+            consumer.record(record);
+        }
+    }
+    fn tick(&mut self) {
+        if let Some(consumer) = self {
+            consumer.tick();
         }
     }
 }
 
-impl TailSink for Ingest {
+/// Parses every line it is given and counts it: as a record handed to the consumer, a
+/// directive, or a parse error. The exporter's health metrics are kept whatever the consumer.
+pub struct Ingest<C> {
+    parser: LineParser,
+    consumer: C,
+    metrics: ExporterMetrics,
+}
+
+impl Ingest<RequestRecorder> {
+    /// The exporter's pipeline: records counted into `metrics`.
+    pub fn exporter(format: LogFormat, metrics: ExporterMetrics, max_sections: usize) -> Self {
+        Ingest::new(
+            format,
+            metrics.clone(),
+            RequestRecorder::new(metrics, max_sections),
+        )
+    }
+}
+
+impl<C: RecordConsumer> Ingest<C> {
+    /// A pipeline parsing `format`, handing records to `consumer`, with health in `metrics`.
+    pub fn new(format: LogFormat, metrics: ExporterMetrics, consumer: C) -> Ingest<C> {
+        Ingest {
+            parser: LineParser::new(format),
+            consumer,
+            metrics,
+        }
+    }
+
+    /// The consumer, once the input is done.
+    pub fn into_consumer(self) -> C {
+        self.consumer
+    }
+}
+
+impl<C: RecordConsumer> TailSink for Ingest<C> {
     fn line(&mut self, line: &[u8]) {
         match self.parser.parse(line) {
-            Ok(Line::Record(record)) => self.recorder.record(&record),
+            Ok(Line::Record(record)) => self.consumer.record(&record),
             Ok(Line::Directive) => self.metrics.directives.inc(),
             Err(error) => self.metrics.count_parse_error(error.reason()),
         }
         // Last, so that a scrape showing N lines read shows all N counted.
         self.metrics.lines_read.inc();
+    }
+
+    fn polled(&mut self) {
+        self.consumer.tick();
     }
 
     fn event(&mut self, event: TailEvent<'_>) {

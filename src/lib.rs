@@ -4,16 +4,20 @@
 //! - [`parse`]: access-log lines (`&[u8]`) to borrowed records; pure, no I/O, no allocation.
 //! - [`tail`]: follows a log file across rotation and truncation, yielding lines as bytes.
 //! - [`metrics`]: the Prometheus registry, the bounded section table and per-series handles.
+//! - [`labels`]: the bounded label values (methods, overflow, invalid) metrics and monitor share.
 //! - [`ingest`]: the pipeline from lines to records to metrics, and its reports to the user.
+//! - [`monitor`]: the console monitor: stats per interval and the high-traffic alert.
 //! - [`web`]: the HTTP server for `/metrics` and the landing page.
 //! - [`cli`]: command-line flags, validated into a [`cli::Config`].
 //!
-//! Data flows one way: bytes → record → metrics. `main.rs` wires these together.
+//! Data flows one way: bytes → record → (metrics, monitor). `main.rs` wires these together.
 #![deny(missing_docs)]
 
 pub mod cli;
 pub mod ingest;
+pub mod labels;
 pub mod metrics;
+pub mod monitor;
 pub mod parse;
 pub mod tail;
 pub mod web;

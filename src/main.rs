@@ -72,7 +72,7 @@ fn main() -> ExitCode {
 
 fn one_shot(config: &Config) -> Result<(), Error> {
     let metrics = ExporterMetrics::new()?;
-    let mut ingest = Ingest::new(config.format, metrics.clone(), config.max_sections);
+    let mut ingest = Ingest::exporter(config.format, metrics.clone(), config.max_sections);
     let path = &config.tail.path;
     tail::read_whole_file(path, config.tail.max_line_bytes, &mut ingest).map_err(|source| {
         Error::LogFile {
@@ -97,7 +97,7 @@ fn serve(config: Config) -> Result<(), Error> {
     let local = listener.local_addr().map_err(Error::Runtime)?;
 
     let metrics = ExporterMetrics::new()?;
-    let mut ingest = Ingest::new(config.format, metrics.clone(), config.max_sections);
+    let mut ingest = Ingest::exporter(config.format, metrics.clone(), config.max_sections);
     let (follower, watch_error) =
         Follower::new(Tailer::new(config.tail.clone()), config.poll_interval);
     if let Some(error) = watch_error {

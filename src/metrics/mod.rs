@@ -11,7 +11,8 @@
 
 mod sections;
 
-pub use sections::{SectionTable, INVALID, OVERFLOW};
+pub use crate::labels::{INVALID, OVERFLOW};
+pub use sections::SectionTable;
 
 use std::collections::HashMap;
 
@@ -20,6 +21,7 @@ use prometheus::{
     Registry,
 };
 
+use crate::labels::{method_index, method_label, status_class_label, INVALID_METHOD};
 use crate::parse::{section, Record, Request};
 
 /// Upper bounds of the response size histogram, in bytes.
@@ -184,28 +186,6 @@ impl ExporterMetrics {
     }
 }
 
-/// The methods counted under their own name; all others are [`OVERFLOW`].
-const KNOWN_METHODS: [&str; 9] = [
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-];
-const OTHER_METHOD: u8 = KNOWN_METHODS.len() as u8;
-const INVALID_METHOD: u8 = OTHER_METHOD + 1;
-
-fn method_index(method: &[u8]) -> u8 {
-    KNOWN_METHODS
-        .iter()
-        .position(|m| m.as_bytes() == method)
-        .map_or(OTHER_METHOD, |i| i as u8)
-}
-
-fn method_label(index: u8) -> &'static str {
-    match index {
-        INVALID_METHOD => INVALID,
-        OTHER_METHOD => OVERFLOW,
-        known => KNOWN_METHODS[usize::from(known)],
-    }
-}
-
 /// Which series of `accesslog_http_requests_total` a record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct SeriesKey {
@@ -261,13 +241,13 @@ impl RequestRecorder {
             .inc();
 
         let class = usize::from(record.status / 100);
-        let class_label = || format!("{class}xx");
+        let class_label = status_class_label(record.status);
         self.response_size[class]
-            .get_or_insert_with(|| metrics.response_size.with_label_values(&[class_label()]))
+            .get_or_insert_with(|| metrics.response_size.with_label_values(&[class_label]))
             .observe(record.bytes as f64);
         if let Some(duration) = record.duration {
             self.duration[class]
-                .get_or_insert_with(|| metrics.duration.with_label_values(&[class_label()]))
+                .get_or_insert_with(|| metrics.duration.with_label_values(&[class_label]))
                 .observe(duration.as_secs_f64());
         }
         metrics

@@ -2,10 +2,7 @@
 
 use std::collections::HashMap;
 
-/// Label value of every section past the cap, and of methods outside the standard set.
-pub const OVERFLOW: &str = "(other)";
-/// Label value (section and method) of requests the server could not read (`"-"`, TLS bytes).
-pub const INVALID: &str = "(invalid)";
+use crate::labels::{INVALID, OVERFLOW};
 
 /// Maps section bytes to small ids and their label values, keeping at most `max` sections:
 /// the first `max` distinct ones seen. Later ones share [`OVERFLOW`], so a log full of random

@@ -71,7 +71,9 @@ impl Follower {
 /// Polls the tailer whenever woken, until [`StopHandle::stop`] is called.
 pub fn follow(mut follower: Follower, sink: &mut impl TailSink) {
     while !follower.stop.load(Ordering::SeqCst) {
-        if follower.tailer.poll(sink) {
+        let more = follower.tailer.poll(sink);
+        sink.polled();
+        if more {
             continue;
         }
         match follower.wake.recv_timeout(follower.poll_interval) {

@@ -6,6 +6,9 @@ pub trait TailSink {
     fn line(&mut self, line: &[u8]);
     /// Something happened to the followed file.
     fn event(&mut self, event: super::TailEvent<'_>);
+    /// A poll is over: what was there has been read. Called at least every poll interval
+    /// while following, so a sink that keeps time can act on it even when no line comes.
+    fn polled(&mut self) {}
 }
 
 /// Cuts bytes into lines as they arrive, in whatever pieces the writer's `write`s made.

@@ -1,0 +1,189 @@
+//! The console monitor: traffic stats per interval and the high-traffic alert.
+//!
+//! [`Monitor`] never reads a clock. It is told which second each record belongs to
+//! ([`Monitor::record`]) and how far time has gone ([`Monitor::advance_to`]), so the same engine
+//! runs on the wall clock ([`LiveMonitor`]), on the timestamps of a finished log
+//! ([`ReplayMonitor`]), and in tests, second by second.
+//!
+//! **The alert.** At every whole second `T` the monitor looks at the `window` seconds before it,
+//! `[T - window, T)`. When their average request rate is above `threshold` (hits >
+//! threshold × window) it fires, once, "triggered at T"; when it is back at or below the
+//! threshold it resolves, once, "recovered at T". Seconds before the monitor started count as
+//! seconds without traffic.
+//!
+//! **The stats.** Intervals are aligned to multiples of `interval` seconds since the epoch
+//! (10:00:00, 10:00:10, …); the first one starts when the monitor does.
+
+mod drivers;
+mod render;
+mod stats;
+
+pub use drivers::{LiveMonitor, ReplayMonitor};
+pub use render::{OutputFormat, Renderer};
+pub use stats::{IntervalReport, IntervalStats};
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::parse::Record;
+
+/// What the monitor watches for and reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorConfig {
+    /// Length of a stats interval, in seconds.
+    pub interval_seconds: u32,
+    /// Length of the alert window, in seconds.
+    pub window_seconds: u32,
+    /// Average requests per second over the window above which the alert fires.
+    pub threshold: f64,
+    /// How many sections and clients a stats report lists.
+    pub top: usize,
+    /// Distinct sections (and clients) counted apart within one interval.
+    pub max_sections: usize,
+}
+
+/// Whether the high-traffic alert is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertState {
+    /// The average rate went above the threshold.
+    Firing,
+    /// The average rate came back to the threshold or below.
+    Resolved,
+}
+
+/// A change of the alert's state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlertChange {
+    /// The new state.
+    pub state: AlertState,
+    /// Hits in the window when it changed.
+    pub hits: u64,
+    /// Average requests per second over the window when it changed.
+    pub rate: f64,
+    /// The second at which it changed (Unix seconds).
+    pub time: i64,
+}
+
+/// What the monitor has to say.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MonitorEvent {
+    /// An interval ended.
+    Stats(IntervalReport),
+    /// The alert changed state.
+    Alert(AlertChange),
+}
+
+/// The alert window and the open stats intervals, advanced by a clock it is given.
+#[derive(Debug)]
+pub struct Monitor {
+    config: MonitorConfig,
+    /// Every second before this one is closed: its hits are in the window and its stats in a
+    /// report or the current interval.
+    clock: i64,
+    /// Hits of the last `window` closed seconds, oldest first.
+    window: VecDeque<u64>,
+    window_hits: u64,
+    firing: bool,
+    /// Hits of seconds not closed yet.
+    open_seconds: BTreeMap<i64, u64>,
+    /// Stats of intervals not reported yet, by aligned start.
+    open_intervals: BTreeMap<i64, IntervalStats>,
+    started: i64,
+}
+
+impl Monitor {
+    /// A monitor whose first second is `start` (Unix seconds).
+    pub fn new(config: MonitorConfig, start: i64) -> Monitor {
+        Monitor {
+            window: VecDeque::with_capacity(config.window_seconds as usize + 1),
+            config,
+            clock: start,
+            window_hits: 0,
+            firing: false,
+            open_seconds: BTreeMap::new(),
+            open_intervals: BTreeMap::new(),
+            started: start,
+        }
+    }
+
+    /// The first second not closed yet.
+    pub fn clock(&self) -> i64 {
+        self.clock
+    }
+
+    /// Counts `record` as a hit in `second`. A second already closed cannot change any more:
+    /// such a hit counts in the first open second instead.
+    pub fn record(&mut self, second: i64, record: &Record<'_>) {
+        let second = second.max(self.clock);
+        *self.open_seconds.entry(second).or_default() += 1;
+        let interval_start = self.interval_start(second);
+        let max = self.config.max_sections;
+        self.open_intervals
+            .entry(interval_start)
+            .or_insert_with(|| IntervalStats::new(max))
+            .add(record);
+    }
+
+    /// Closes every second before `now`, reporting each alert change and each interval that
+    /// ends, in time order.
+    pub fn advance_to(&mut self, now: i64, emit: &mut impl FnMut(MonitorEvent)) {
+        let interval = i64::from(self.config.interval_seconds);
+        let window = self.config.window_seconds as usize;
+        let limit = self.config.threshold * self.config.window_seconds as f64;
+        while self.clock < now {
+            let second = self.clock;
+            let hits = self.open_seconds.remove(&second).unwrap_or(0);
+            self.window.push_back(hits);
+            self.window_hits += hits;
+            if self.window.len() > window {
+                self.window_hits -= self.window.pop_front().unwrap_or(0);
+            }
+            self.clock = second + 1;
+
+            if self.clock.rem_euclid(interval) == 0 {
+                self.report_interval(self.clock, emit);
+            }
+            let exceeded = self.window_hits as f64 > limit;
+            if exceeded != self.firing {
+                self.firing = exceeded;
+                emit(MonitorEvent::Alert(AlertChange {
+                    state: if exceeded {
+                        AlertState::Firing
+                    } else {
+                        AlertState::Resolved
+                    },
+                    hits: self.window_hits,
+                    rate: self.window_hits as f64 / self.config.window_seconds as f64,
+                    time: self.clock,
+                }));
+            }
+        }
+    }
+
+    /// Reports the interval under way as if it ended at `end` (the end of a replayed log).
+    pub fn finish(&mut self, end: i64, emit: &mut impl FnMut(MonitorEvent)) {
+        self.advance_to(end, emit);
+        if end.rem_euclid(i64::from(self.config.interval_seconds)) != 0 {
+            self.report_interval(end, emit);
+        }
+    }
+
+    /// Reports the interval that ends at `end`.
+    fn report_interval(&mut self, end: i64, emit: &mut impl FnMut(MonitorEvent)) {
+        let aligned_start = self.interval_start(end - 1);
+        let start = aligned_start.max(self.started);
+        let stats = self.open_intervals.remove(&aligned_start);
+        let report = match &stats {
+            Some(stats) => stats.report(start, end, self.config.top),
+            None => IntervalStats::new(0).report(start, end, self.config.top),
+        };
+        emit(MonitorEvent::Stats(report));
+    }
+
+    fn interval_start(&self, second: i64) -> i64 {
+        let interval = i64::from(self.config.interval_seconds);
+        second - second.rem_euclid(interval)
+    }
+}
+
+#[cfg(test)]
+mod tests;
