@@ -7,8 +7,10 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::generate::Profile;
+use crate::monitor::{MonitorConfig, OutputFormat, Renderer};
 use crate::parse::LogFormat;
 use crate::tail::{StartAt, TailConfig};
 
@@ -19,22 +21,62 @@ pub const DEFAULT_PORT: u16 = 10071;
 /// Follows an HTTP access log and serves per-section request metrics to Prometheus.
 #[derive(Debug, Parser)]
 #[command(name = "accesslog-exporter", version, about, max_term_width = 100)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// What to do; `serve` when none is given.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The flags of `serve`, given without the word.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Follow the log and serve metrics on HTTP (the default).
+    Serve(ServeArgs),
+    /// Follow the log and print traffic stats and high-traffic alerts to the terminal.
+    Monitor(MonitorCommandArgs),
+    /// Run the monitor over a finished log on its own timestamps, then exit.
+    Replay(ReplayArgs),
+    /// Write synthetic traffic to a log file.
+    Generate(GenerateArgs),
+    /// Generate bursty traffic into a temporary log, monitor it and serve its metrics.
+    Demo(DemoArgs),
+}
+
+/// Which log to read and how.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
     /// The access log to follow.
     #[arg(long, value_name = "PATH", default_value = "/var/log/access.log")]
     pub log_file: PathBuf,
-
-    /// Line format; `auto` reads W3C after a `#Fields:` header and Common/Combined otherwise.
-    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
-    pub format: FormatArg,
 
     /// Read what the log already holds before following it (default: start at its end).
     #[arg(long)]
     pub from_beginning: bool,
 
-    /// Read the log from start to end, print the metrics to stdout and exit.
-    #[arg(long)]
-    pub one_shot: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub parse: ParseArgs,
+
+    /// How often the log is checked when no file-system event says it changed.
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = humantime::parse_duration)]
+    pub poll_interval: Duration,
+
+    /// How long a rotated-away log is still read after it last grew (the server may write to it
+    /// until it reopens its log).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub rotate_wait: Duration,
+}
+
+/// How lines are parsed and counted.
+#[derive(Debug, Clone, Args)]
+pub struct ParseArgs {
+    /// Line format; `auto` reads W3C after a `#Fields:` header and Common/Combined otherwise.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
 
     /// Distinct sections counted under their own label; later ones are counted as `(other)`.
     #[arg(long, value_name = "N", default_value_t = 100)]
@@ -43,7 +85,11 @@ pub struct Cli {
     /// Longest line kept, in bytes; longer lines are dropped and counted as parse errors.
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
     pub max_line_bytes: usize,
+}
 
+/// Where metrics are served.
+#[derive(Debug, Clone, Args)]
+pub struct WebArgs {
     /// Address to serve metrics on: `HOST:PORT`, or `:PORT` for every IPv4 address.
     #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value_t = format!(":{DEFAULT_PORT}"))]
     pub listen_address: String,
@@ -55,15 +101,182 @@ pub struct Cli {
         default_value = "/metrics"
     )]
     pub telemetry_path: String,
+}
 
-    /// How often the log is checked when no file-system event says it changed.
-    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = humantime::parse_duration)]
-    pub poll_interval: Duration,
+/// What the monitor reports and when it alerts.
+#[derive(Debug, Clone, Args)]
+pub struct MonitorArgs {
+    /// Length of each stats report.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub interval: Duration,
 
-    /// How long a rotated-away log is still read after it last grew (the server may write to it
-    /// until it reopens its log).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
-    pub rotate_wait: Duration,
+    /// Sections and clients listed in each report.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub top: usize,
+
+    /// The span the alert averages the request rate over.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub window: Duration,
+
+    /// Average requests per second over the window above which the alert fires.
+    #[arg(
+        long,
+        value_name = "REQ/S",
+        default_value_t = 10.0,
+        allow_negative_numbers = true
+    )]
+    pub threshold: f64,
+
+    /// Ring the terminal bell when the alert fires.
+    #[arg(long)]
+    pub bell: bool,
+
+    /// Text for people, or one JSON object per line for programs.
+    #[arg(long, value_enum, default_value_t = OutputArg::Text)]
+    pub output: OutputArg,
+
+    /// Show times in this machine's time zone instead of UTC.
+    #[arg(long)]
+    pub local_time: bool,
+}
+
+/// Flags of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub web: WebArgs,
+
+    /// Read the log from start to end, print the metrics to stdout and exit.
+    #[arg(long)]
+    pub one_shot: bool,
+
+    /// Also print the monitor's stats and alerts to stdout while serving.
+    #[arg(long)]
+    pub console: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub monitor: MonitorArgs,
+}
+
+/// Flags of `monitor`.
+#[derive(Debug, Clone, Args)]
+pub struct MonitorCommandArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub monitor: MonitorArgs,
+}
+
+/// Flags of `replay`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The log to replay.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub parse: ParseArgs,
+
+    /// How far out of time order a line may be and still be placed by its own timestamp.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub reorder_tolerance: Duration,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub monitor: MonitorArgs,
+}
+
+/// The traffic shape, shared by `generate` and `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileArgs {
+    /// `steady` writes `--rate` lines a second; `burst` repeats calm, burst, calm.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Burst)]
+    pub profile: ProfileArg,
+
+    /// Lines per second (steady), or during the burst.
+    #[arg(
+        long,
+        value_name = "LINES/S",
+        default_value_t = 20.0,
+        allow_negative_numbers = true
+    )]
+    pub rate: f64,
+
+    /// Lines per second while calm.
+    #[arg(
+        long,
+        value_name = "LINES/S",
+        default_value_t = 2.0,
+        allow_negative_numbers = true
+    )]
+    pub calm_rate: f64,
+
+    /// Calm before each burst.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub calm: Duration,
+
+    /// Length of each burst.
+    #[arg(long, value_name = "DURATION", default_value = "150s", value_parser = humantime::parse_duration)]
+    pub burst: Duration,
+
+    /// Calm after each burst, long enough for a 2-minute alert to recover.
+    #[arg(long, value_name = "DURATION", default_value = "150s", value_parser = humantime::parse_duration)]
+    pub recover: Duration,
+
+    /// Seed of the random traffic, for a log that is the same every time.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+/// Flags of `generate`.
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// The log file to append to.
+    #[arg(long, value_name = "PATH", default_value = "/var/log/access.log")]
+    pub output: PathBuf,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub profile: ProfileArgs,
+
+    /// Write this many lines as fast as possible, timestamped as the profile would have
+    /// spread them, and exit.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// With `--count`: the log time of the first line (RFC 3339); default now.
+    #[arg(long, value_name = "TIME", requires = "count")]
+    pub start: Option<String>,
+
+    /// Without `--count`: stop after this long (default: run until interrupted).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "count")]
+    pub duration: Option<Duration>,
+}
+
+/// Flags of `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub web: WebArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub profile: ProfileArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub monitor: MonitorArgs,
 }
 
 /// `--format` values.
@@ -79,23 +292,135 @@ pub enum FormatArg {
     W3c,
 }
 
-/// What the program runs with, every value checked.
+/// `--output` values of the monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    /// Aligned columns for a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `--profile` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    /// The same rate all along.
+    Steady,
+    /// Calm, burst, calm, repeated.
+    Burst,
+}
+
+/// What the program runs, every value checked.
 #[derive(Debug, Clone)]
-pub struct Config {
-    /// How to follow the log.
-    pub tail: TailConfig,
+pub enum Config {
+    /// Serve metrics (or print them once).
+    Serve(ServeConfig),
+    /// Print stats and alerts for a followed log.
+    Monitor(MonitorRun),
+    /// Print stats and alerts for a finished log.
+    Replay(ReplayRun),
+    /// Write synthetic traffic.
+    Generate(GenerateConfig),
+    /// Generate, monitor and serve, in a temporary directory.
+    Demo(DemoConfig),
+}
+
+/// How lines are parsed and counted.
+#[derive(Debug, Clone)]
+pub struct ParseConfig {
     /// The line format.
     pub format: LogFormat,
-    /// Read once and print instead of serving.
-    pub one_shot: bool,
     /// Sections with a label value of their own.
     pub max_sections: usize,
+    /// The longest line kept.
+    pub max_line_bytes: usize,
+}
+
+/// A log to follow.
+#[derive(Debug, Clone)]
+pub struct InputConfig {
+    /// How to follow the log.
+    pub tail: TailConfig,
+    /// How to parse it.
+    pub parse: ParseConfig,
+    /// The polling fallback's interval.
+    pub poll_interval: Duration,
+}
+
+/// The monitor's settings and how its output looks.
+#[derive(Debug, Clone)]
+pub struct MonitorSettings {
+    /// What it watches.
+    pub config: MonitorConfig,
+    /// How it prints.
+    pub renderer: Renderer,
+}
+
+/// `serve`.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The log.
+    pub input: InputConfig,
     /// Where to serve.
     pub listen_address: SocketAddr,
     /// The metrics path.
     pub telemetry_path: String,
-    /// The polling fallback's interval.
-    pub poll_interval: Duration,
+    /// Read once and print instead of serving.
+    pub one_shot: bool,
+    /// The monitor, when `--console` asks for it.
+    pub console: Option<MonitorSettings>,
+}
+
+/// `monitor`.
+#[derive(Debug, Clone)]
+pub struct MonitorRun {
+    /// The log.
+    pub input: InputConfig,
+    /// The monitor.
+    pub monitor: MonitorSettings,
+}
+
+/// `replay`.
+#[derive(Debug, Clone)]
+pub struct ReplayRun {
+    /// The finished log.
+    pub file: PathBuf,
+    /// How to parse it.
+    pub parse: ParseConfig,
+    /// How late a line may be and still be placed by its own time, in seconds.
+    pub reorder_tolerance_seconds: u32,
+    /// The monitor.
+    pub monitor: MonitorSettings,
+}
+
+/// `generate`.
+#[derive(Debug, Clone)]
+pub struct GenerateConfig {
+    /// The log file.
+    pub output: PathBuf,
+    /// The traffic shape.
+    pub profile: Profile,
+    /// The random seed.
+    pub seed: u64,
+    /// Lines to write at once, with the log time of the first; `None` writes live.
+    pub count: Option<(u64, i64)>,
+    /// How long to write live.
+    pub duration: Option<Duration>,
+}
+
+/// `demo`.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// Where to serve.
+    pub listen_address: SocketAddr,
+    /// The metrics path.
+    pub telemetry_path: String,
+    /// The traffic shape.
+    pub profile: Profile,
+    /// The random seed.
+    pub seed: u64,
+    /// The monitor.
+    pub monitor: MonitorSettings,
 }
 
 /// A flag value that cannot be used. Displays as one line naming the flag.
@@ -117,55 +442,204 @@ impl TryFrom<Cli> for Config {
     type Error = ConfigError;
 
     fn try_from(cli: Cli) -> Result<Config, ConfigError> {
-        if cli.max_sections == 0 {
-            return Err(invalid("--max-sections", "expected at least 1"));
+        match cli.command {
+            None => serve_config(cli.serve).map(Config::Serve),
+            Some(Command::Serve(args)) => serve_config(args).map(Config::Serve),
+            Some(Command::Monitor(args)) => {
+                let input = input_config(args.input)?;
+                let monitor = monitor_settings(args.monitor, input.parse.max_sections)?;
+                Ok(Config::Monitor(MonitorRun { input, monitor }))
+            }
+            Some(Command::Replay(args)) => {
+                let parse = parse_config(args.parse)?;
+                Ok(Config::Replay(ReplayRun {
+                    file: args.file,
+                    reorder_tolerance_seconds: whole_seconds(
+                        "--reorder-tolerance",
+                        args.reorder_tolerance,
+                        0,
+                    )?,
+                    monitor: monitor_settings(args.monitor, parse.max_sections)?,
+                    parse,
+                }))
+            }
+            Some(Command::Generate(args)) => {
+                let count = match (args.count, args.start) {
+                    (Some(count), Some(start)) => Some((count, parse_start(&start)?)),
+                    (Some(count), None) => Some((count, jiff::Timestamp::now().as_second())),
+                    (None, _) => None,
+                };
+                Ok(Config::Generate(GenerateConfig {
+                    output: args.output,
+                    seed: args.profile.seed.unwrap_or_else(|| fastrand::u64(..)),
+                    profile: profile(&args.profile)?,
+                    count,
+                    duration: args.duration,
+                }))
+            }
+            Some(Command::Demo(args)) => Ok(Config::Demo(DemoConfig {
+                listen_address: parse_listen_address(&args.web.listen_address)?,
+                telemetry_path: telemetry_path(args.web.telemetry_path)?,
+                seed: args.profile.seed.unwrap_or_else(|| fastrand::u64(..)),
+                profile: profile(&args.profile)?,
+                monitor: monitor_settings(args.monitor, 100)?,
+            })),
         }
-        if !(256..=64 << 20).contains(&cli.max_line_bytes) {
-            return Err(invalid(
-                "--max-line-bytes",
-                "expected a size from 256 to 67108864 bytes",
-            ));
-        }
-        if !cli.telemetry_path.starts_with('/') || cli.telemetry_path == "/" {
-            return Err(invalid(
-                "--web.telemetry-path",
-                format!(
-                    "expected a path starting with / other than / itself, got {:?}",
-                    cli.telemetry_path
-                ),
-            ));
-        }
-        if cli.poll_interval.is_zero() || cli.poll_interval > Duration::from_secs(60) {
-            return Err(invalid(
-                "--poll-interval",
-                "expected a duration above 0 and at most 60s",
-            ));
-        }
-        let format = match cli.format {
-            FormatArg::Auto => LogFormat::Auto,
-            FormatArg::Common => LogFormat::Common,
-            FormatArg::Combined => LogFormat::Combined,
-            FormatArg::W3c => LogFormat::W3c,
-        };
-        Ok(Config {
-            tail: TailConfig {
-                path: cli.log_file,
-                start_at: if cli.from_beginning {
-                    StartAt::Beginning
-                } else {
-                    StartAt::End
-                },
-                max_line_bytes: cli.max_line_bytes,
-                rotate_wait: cli.rotate_wait,
-            },
-            format,
-            one_shot: cli.one_shot,
-            max_sections: cli.max_sections,
-            listen_address: parse_listen_address(&cli.listen_address)?,
-            telemetry_path: cli.telemetry_path,
-            poll_interval: cli.poll_interval,
-        })
     }
+}
+
+fn serve_config(args: ServeArgs) -> Result<ServeConfig, ConfigError> {
+    let input = input_config(args.input)?;
+    let console = if args.console {
+        Some(monitor_settings(args.monitor, input.parse.max_sections)?)
+    } else {
+        None
+    };
+    Ok(ServeConfig {
+        listen_address: parse_listen_address(&args.web.listen_address)?,
+        telemetry_path: telemetry_path(args.web.telemetry_path)?,
+        one_shot: args.one_shot,
+        console,
+        input,
+    })
+}
+
+fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
+    if args.poll_interval.is_zero() || args.poll_interval > Duration::from_secs(60) {
+        return Err(invalid(
+            "--poll-interval",
+            "expected a duration above 0 and at most 60s",
+        ));
+    }
+    let parse = parse_config(args.parse)?;
+    Ok(InputConfig {
+        tail: TailConfig {
+            path: args.log_file,
+            start_at: if args.from_beginning {
+                StartAt::Beginning
+            } else {
+                StartAt::End
+            },
+            max_line_bytes: parse.max_line_bytes,
+            rotate_wait: args.rotate_wait,
+        },
+        parse,
+        poll_interval: args.poll_interval,
+    })
+}
+
+fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
+    if args.max_sections == 0 {
+        return Err(invalid("--max-sections", "expected at least 1"));
+    }
+    if !(256..=64 << 20).contains(&args.max_line_bytes) {
+        return Err(invalid(
+            "--max-line-bytes",
+            "expected a size from 256 to 67108864 bytes",
+        ));
+    }
+    let format = match args.format {
+        FormatArg::Auto => LogFormat::Auto,
+        FormatArg::Common => LogFormat::Common,
+        FormatArg::Combined => LogFormat::Combined,
+        FormatArg::W3c => LogFormat::W3c,
+    };
+    Ok(ParseConfig {
+        format,
+        max_sections: args.max_sections,
+        max_line_bytes: args.max_line_bytes,
+    })
+}
+
+/// The monitor counts at most `max_sections` sections apart per interval.
+fn monitor_settings(
+    args: MonitorArgs,
+    max_sections: usize,
+) -> Result<MonitorSettings, ConfigError> {
+    let interval_seconds = whole_seconds("--interval", args.interval, 1)?;
+    let window_seconds = whole_seconds("--window", args.window, 1)?;
+    if !args.threshold.is_finite() || args.threshold < 0.0 {
+        return Err(invalid(
+            "--threshold",
+            format!(
+                "expected requests per second, 0 or more, got {}",
+                args.threshold
+            ),
+        ));
+    }
+    if args.top == 0 {
+        return Err(invalid("--top", "expected at least 1"));
+    }
+    Ok(MonitorSettings {
+        config: MonitorConfig {
+            interval_seconds,
+            window_seconds,
+            threshold: args.threshold,
+            top: args.top,
+            max_sections: max_sections.min(10_000),
+        },
+        renderer: Renderer {
+            format: match args.output {
+                OutputArg::Text => OutputFormat::Text,
+                OutputArg::Json => OutputFormat::Json,
+            },
+            local_time: args.local_time,
+            bell: args.bell,
+        },
+    })
+}
+
+fn profile(args: &ProfileArgs) -> Result<Profile, ConfigError> {
+    for (flag, rate) in [("--rate", args.rate), ("--calm-rate", args.calm_rate)] {
+        if !rate.is_finite() || !(0.0..=10_000_000.0).contains(&rate) {
+            return Err(invalid(
+                flag,
+                format!("expected lines per second from 0 to 10000000, got {rate}"),
+            ));
+        }
+    }
+    Ok(match args.profile {
+        ProfileArg::Steady => Profile::Steady { rate: args.rate },
+        ProfileArg::Burst => Profile::Burst {
+            calm_rate: args.calm_rate,
+            burst_rate: args.rate,
+            calm_seconds: whole_seconds("--calm", args.calm, 0)?,
+            burst_seconds: whole_seconds("--burst", args.burst, 1)?,
+            recover_seconds: whole_seconds("--recover", args.recover, 0)?,
+        },
+    })
+}
+
+fn whole_seconds(flag: &'static str, duration: Duration, min: u32) -> Result<u32, ConfigError> {
+    let seconds = duration.as_secs();
+    if duration.subsec_nanos() != 0 || seconds < u64::from(min) || seconds > 7 * 86_400 {
+        return Err(invalid(
+            flag,
+            format!("expected whole seconds from {min}s to 7 days"),
+        ));
+    }
+    Ok(seconds as u32)
+}
+
+fn telemetry_path(path: String) -> Result<String, ConfigError> {
+    if !path.starts_with('/') || path == "/" {
+        return Err(invalid(
+            "--web.telemetry-path",
+            format!("expected a path starting with / other than / itself, got {path:?}"),
+        ));
+    }
+    Ok(path)
+}
+
+fn parse_start(text: &str) -> Result<i64, ConfigError> {
+    text.parse::<jiff::Timestamp>()
+        .map(|t| t.as_second())
+        .map_err(|_| {
+            invalid(
+                "--start",
+                format!("expected an RFC 3339 time such as 2026-11-24T10:00:00Z, got {text:?}"),
+            )
+        })
 }
 
 /// `HOST:PORT`, `[IPv6]:PORT`, or `:PORT` (all IPv4 addresses), as exporters accept it.
@@ -196,16 +670,45 @@ mod tests {
         Config::try_from(cli).map_err(|e| e.to_string())
     }
 
+    fn serve(args: &[&str]) -> ServeConfig {
+        match config(args).unwrap() {
+            Config::Serve(serve) => serve,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn defaults() {
-        let c = config(&[]).unwrap();
-        assert_eq!(c.tail.path, PathBuf::from("/var/log/access.log"));
-        assert_eq!(c.tail.start_at, StartAt::End);
+        let c = serve(&[]);
+        assert_eq!(c.input.tail.path, PathBuf::from("/var/log/access.log"));
+        assert_eq!(c.input.tail.start_at, StartAt::End);
         assert_eq!(c.listen_address, "0.0.0.0:10071".parse().unwrap());
         assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(
-            (c.format, c.one_shot, c.max_sections),
+            (c.input.parse.format, c.one_shot, c.input.parse.max_sections),
             (LogFormat::Auto, false, 100)
+        );
+        assert!(c.console.is_none());
+        assert!(serve(&["serve", "--one-shot"]).one_shot);
+    }
+
+    #[test]
+    fn monitor_defaults_are_the_specified_ones() {
+        let Config::Monitor(run) = config(&["monitor"]).unwrap() else {
+            panic!()
+        };
+        let c = run.monitor.config;
+        assert_eq!(
+            (c.interval_seconds, c.window_seconds, c.threshold, c.top),
+            (10, 120, 10.0, 5)
+        );
+        assert_eq!(run.monitor.renderer.format, OutputFormat::Text);
+        let console = serve(&["--console", "--threshold", "2.5", "--window", "30s"])
+            .console
+            .unwrap();
+        assert_eq!(
+            (console.config.threshold, console.config.window_seconds),
+            (2.5, 30)
         );
     }
 
@@ -216,8 +719,10 @@ mod tests {
             ("127.0.0.1:0", "127.0.0.1:0"),
             ("[::1]:8080", "[::1]:8080"),
         ] {
-            let c = config(&["--web.listen-address", text]).unwrap();
-            assert_eq!(c.listen_address, want.parse().unwrap());
+            assert_eq!(
+                serve(&["--web.listen-address", text]).listen_address,
+                want.parse().unwrap()
+            );
         }
         for bad in ["9000", ":", ":http", "127.0.0.1:99999", ""] {
             let err = config(&["--web.listen-address", bad]).unwrap_err();
@@ -233,10 +738,41 @@ mod tests {
             (&["--web.telemetry-path", "metrics"], "--web.telemetry-path"),
             (&["--web.telemetry-path", "/"], "--web.telemetry-path"),
             (&["--poll-interval", "0s"], "--poll-interval"),
+            (&["monitor", "--interval", "1500ms"], "--interval"),
+            (&["monitor", "--window", "0s"], "--window"),
+            (&["monitor", "--threshold", "-1"], "--threshold"),
+            (&["monitor", "--threshold", "NaN"], "--threshold"),
+            (&["monitor", "--top", "0"], "--top"),
+            (&["generate", "--rate", "-3"], "--rate"),
+            (
+                &["generate", "--count", "5", "--start", "yesterday"],
+                "--start",
+            ),
+            (
+                &["replay", "x.log", "--reorder-tolerance", "1.5s"],
+                "--reorder-tolerance",
+            ),
         ] {
             let err = config(args).unwrap_err();
             assert!(err.starts_with(flag), "{args:?}: {err}");
             assert_eq!(err.lines().count(), 1, "{err}");
         }
+    }
+
+    #[test]
+    fn generate_count_takes_a_start_time() {
+        let Config::Generate(g) = config(&[
+            "generate",
+            "--count",
+            "3",
+            "--start",
+            "2026-11-24T10:00:00Z",
+            "--seed",
+            "4",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!((g.count, g.seed), (Some((3, 1_795_514_400)), 4));
     }
 }

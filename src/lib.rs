@@ -8,12 +8,14 @@
 //! - [`ingest`]: the pipeline from lines to records to metrics, and its reports to the user.
 //! - [`monitor`]: the console monitor: stats per interval and the high-traffic alert.
 //! - [`web`]: the HTTP server for `/metrics` and the landing page.
+//! - [`generate`]: synthetic traffic for demos, tests and benchmarks.
 //! - [`cli`]: command-line flags, validated into a [`cli::Config`].
 //!
 //! Data flows one way: bytes → record → (metrics, monitor). `main.rs` wires these together.
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod generate;
 pub mod ingest;
 pub mod labels;
 pub mod metrics;

@@ -1,15 +1,22 @@
-//! The `accesslog-exporter` program: flags → config, then either one pass over the log
-//! (`--one-shot`) or the follower thread plus the HTTP server until SIGINT/SIGTERM.
+//! The `accesslog-exporter` program: flags → config, then one of the commands, wiring the
+//! tailer, the parser, the metrics, the monitor and the HTTP server together.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
-use accesslog_exporter::cli::{Cli, Config};
+use accesslog_exporter::cli::{
+    Cli, Config, DemoConfig, GenerateConfig, InputConfig, MonitorRun, ParseConfig, ReplayRun,
+    ServeConfig,
+};
+use accesslog_exporter::generate;
 use accesslog_exporter::ingest::Ingest;
-use accesslog_exporter::metrics::ExporterMetrics;
-use accesslog_exporter::tail::{self, Follower, Tailer};
+use accesslog_exporter::metrics::{ExporterMetrics, RequestRecorder};
+use accesslog_exporter::monitor::{LiveMonitor, ReplayMonitor};
+use accesslog_exporter::tail::{self, Follower, StartAt, StopHandle, TailConfig, TailSink, Tailer};
 use accesslog_exporter::web::{self, Site};
 use clap::Parser;
 
@@ -18,14 +25,16 @@ use clap::Parser;
 enum Error {
     #[error("{}: cannot read the log file: {source}", path.display())]
     LogFile { path: PathBuf, source: io::Error },
+    #[error("{}: cannot write the log file: {source}", path.display())]
+    Output { path: PathBuf, source: io::Error },
     #[error("--web.listen-address {address}: {source}")]
     Listen {
         address: std::net::SocketAddr,
         source: io::Error,
     },
-    #[error("writing metrics to stdout: {0}")]
+    #[error("writing to stdout: {0}")]
     Stdout(io::Error),
-    #[error("starting the server: {0}")]
+    #[error("starting: {0}")]
     Runtime(io::Error),
     #[error("registering metrics: {0}")]
     Registration(#[from] prometheus::Error),
@@ -55,10 +64,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = if config.one_shot {
-        one_shot(&config)
-    } else {
-        serve(config)
+    let result = match config {
+        Config::Serve(serve) if serve.one_shot => one_shot(&serve),
+        Config::Serve(serve) => run_server(serve),
+        Config::Monitor(run) => monitor(run),
+        Config::Replay(run) => replay(run),
+        Config::Generate(config) => generate(config),
+        Config::Demo(config) => demo(config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,24 +82,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn one_shot(config: &Config) -> Result<(), Error> {
+fn one_shot(config: &ServeConfig) -> Result<(), Error> {
     let metrics = ExporterMetrics::new()?;
-    let mut ingest = Ingest::exporter(config.format, metrics.clone(), config.max_sections);
-    let path = &config.tail.path;
-    tail::read_whole_file(path, config.tail.max_line_bytes, &mut ingest).map_err(|source| {
-        Error::LogFile {
-            path: path.clone(),
-            source,
-        }
-    })?;
+    let parse = &config.input.parse;
+    let mut ingest = Ingest::exporter(parse.format, metrics.clone(), parse.max_sections);
+    read_file(&config.input.tail.path, parse, &mut ingest)?;
     io::stdout()
         .lock()
         .write_all(metrics.encode().as_bytes())
         .map_err(Error::Stdout)
 }
 
-fn serve(config: Config) -> Result<(), Error> {
-    check_readable(&config.tail.path)?;
+fn read_file(path: &Path, parse: &ParseConfig, sink: &mut impl TailSink) -> Result<(), Error> {
+    tail::read_whole_file(path, parse.max_line_bytes, sink).map_err(|source| Error::LogFile {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn run_server(config: ServeConfig) -> Result<(), Error> {
+    check_readable(&config.input.tail.path)?;
     let listener = std::net::TcpListener::bind(config.listen_address)
         .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         .map_err(|source| Error::Listen {
@@ -97,31 +111,19 @@ fn serve(config: Config) -> Result<(), Error> {
     let local = listener.local_addr().map_err(Error::Runtime)?;
 
     let metrics = ExporterMetrics::new()?;
-    let mut ingest = Ingest::exporter(config.format, metrics.clone(), config.max_sections);
-    let (follower, watch_error) =
-        Follower::new(Tailer::new(config.tail.clone()), config.poll_interval);
-    if let Some(error) = watch_error {
-        eprintln!(
-            "accesslog-exporter: no file-system events for {} ({error}); checking every {}",
-            config.tail.path.display(),
-            humantime::format_duration(config.poll_interval)
-        );
-    }
-    let stop_following = follower.stop_handle();
-    let follower_thread = std::thread::Builder::new()
-        .name("follow".into())
-        .spawn(move || tail::follow(follower, &mut ingest))
-        .map_err(Error::Runtime)?;
+    let parse = &config.input.parse;
+    let console = config
+        .console
+        .map(|m| LiveMonitor::new(m.config, m.renderer, io::stdout()));
+    let recorder = RequestRecorder::new(metrics.clone(), parse.max_sections);
+    let ingest = Ingest::new(parse.format, metrics.clone(), (recorder, console));
+    let (stop_following, follower) = start_following(&config.input, ingest)?;
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
     let site = Site {
         metrics,
         telemetry_path: config.telemetry_path.clone(),
     };
-    runtime.block_on(async {
+    let result = runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Runtime)?;
         // Installed before saying we listen, so a stop sent right after is a clean stop.
         let shutdown = shutdown_signal().map_err(Error::Runtime)?;
@@ -130,13 +132,151 @@ fn serve(config: Config) -> Result<(), Error> {
             config.telemetry_path
         );
         web::serve(listener, site, shutdown).await;
-        Ok::<(), Error>(())
-    })?;
-
+        Ok(())
+    });
     stop_following.stop();
-    let _ = follower_thread.join();
+    let _ = follower.join();
     eprintln!("accesslog-exporter: stopped");
-    Ok(())
+    result
+}
+
+fn monitor(run: MonitorRun) -> Result<(), Error> {
+    check_readable(&run.input.tail.path)?;
+    let live = LiveMonitor::new(run.monitor.config, run.monitor.renderer, io::stdout());
+    let ingest = Ingest::new(run.input.parse.format, ExporterMetrics::new()?, live);
+    let (stop_following, follower) = start_following(&run.input, ingest)?;
+    let result = runtime()?.block_on(async {
+        shutdown_signal().map_err(Error::Runtime)?.await;
+        Ok(())
+    });
+    stop_following.stop();
+    let _ = follower.join();
+    result
+}
+
+fn replay(run: ReplayRun) -> Result<(), Error> {
+    let stdout = io::BufWriter::new(io::stdout().lock());
+    let monitor = ReplayMonitor::new(
+        run.monitor.config,
+        run.monitor.renderer,
+        stdout,
+        run.reorder_tolerance_seconds,
+    );
+    let mut ingest = Ingest::new(run.parse.format, ExporterMetrics::new()?, monitor);
+    read_file(&run.file, &run.parse, &mut ingest)?;
+    ingest
+        .into_consumer()
+        .finish()
+        .flush()
+        .map_err(Error::Stdout)
+}
+
+fn generate(config: GenerateConfig) -> Result<(), Error> {
+    let output = |source| Error::Output {
+        path: config.output.clone(),
+        source,
+    };
+    match config.count {
+        Some((count, start)) => {
+            generate::write_count(&config.output, config.profile, config.seed, count, start)
+                .map_err(output)
+        }
+        None => {
+            let never = AtomicBool::new(false);
+            generate::write_live(
+                &config.output,
+                config.profile,
+                config.seed,
+                config.duration,
+                &never,
+            )
+            .map(drop)
+            .map_err(output)
+        }
+    }
+}
+
+fn demo(config: DemoConfig) -> Result<(), Error> {
+    let directory =
+        std::env::temp_dir().join(format!("accesslog-exporter-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).map_err(|source| Error::Output {
+        path: directory.clone(),
+        source,
+    })?;
+    let log = directory.join("access.log");
+    File::create(&log).map_err(|source| Error::Output {
+        path: log.clone(),
+        source,
+    })?;
+    eprintln!(
+        "accesslog-exporter demo: writing bursty traffic to {}\n\
+         accesslog-exporter demo: stats every {}s below; with the default shape the alert fires about 1.5 minutes in \
+         and recovers about 2.5 minutes later. Ctrl-C stops and cleans up.",
+        log.display(),
+        config.monitor.config.interval_seconds,
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (log, stop, profile) = (log.clone(), Arc::clone(&stop), config.profile.clone());
+        std::thread::spawn(move || generate::write_live(&log, profile, config.seed, None, &stop))
+    };
+    let result = run_server(ServeConfig {
+        input: InputConfig {
+            tail: TailConfig {
+                path: log.clone(),
+                start_at: StartAt::Beginning,
+                max_line_bytes: 64 * 1024,
+                rotate_wait: std::time::Duration::from_secs(60),
+            },
+            parse: ParseConfig {
+                format: accesslog_exporter::parse::LogFormat::Combined,
+                max_sections: 100,
+                max_line_bytes: 64 * 1024,
+            },
+            poll_interval: std::time::Duration::from_millis(250),
+        },
+        listen_address: config.listen_address,
+        telemetry_path: config.telemetry_path,
+        one_shot: false,
+        console: Some(config.monitor),
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join();
+    let _ = std::fs::remove_dir_all(&directory);
+    if let Ok(Err(source)) = written {
+        return Err(Error::Output { path: log, source });
+    }
+    eprintln!("accesslog-exporter demo: removed {}", directory.display());
+    result
+}
+
+/// Starts following the configured log on a thread of its own, feeding `sink`.
+fn start_following<S: TailSink + Send + 'static>(
+    input: &InputConfig,
+    mut sink: S,
+) -> Result<(StopHandle, std::thread::JoinHandle<()>), Error> {
+    let (follower, watch_error) =
+        Follower::new(Tailer::new(input.tail.clone()), input.poll_interval);
+    if let Some(error) = watch_error {
+        eprintln!(
+            "accesslog-exporter: no file-system events for {} ({error}); checking every {}",
+            input.tail.path.display(),
+            humantime::format_duration(input.poll_interval)
+        );
+    }
+    let stop = follower.stop_handle();
+    let thread = std::thread::Builder::new()
+        .name("follow".into())
+        .spawn(move || tail::follow(follower, &mut sink))
+        .map_err(Error::Runtime)?;
+    Ok((stop, thread))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
 }
 
 /// Refuses at start a log that exists but cannot be read; a missing one is waited for.

@@ -37,7 +37,7 @@ pub struct MonitorConfig {
     pub threshold: f64,
     /// How many sections and clients a stats report lists.
     pub top: usize,
-    /// Distinct sections (and clients) counted apart within one interval.
+    /// Distinct sections counted apart within one interval.
     pub max_sections: usize,
 }
 

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use crate::labels::{method_index, method_label, INVALID, INVALID_METHOD, METHOD_COUNT, OVERFLOW};
 use crate::parse::{section, Record, Request};
 
-/// Counts of one interval. Memory is bounded: at most `max_keys` sections and as many clients
-/// are counted apart, the rest together as `(other)`.
+/// Counts of one interval. Memory is bounded: at most `max_sections` sections and
+/// [`MAX_CLIENTS`] clients are counted apart, the rest together as `(other)`.
 #[derive(Debug, Clone)]
 pub struct IntervalStats {
     hits: u64,
@@ -54,16 +54,19 @@ impl IntervalReport {
     }
 }
 
+/// Distinct clients counted apart within one interval.
+pub const MAX_CLIENTS: usize = 10_000;
+
 impl IntervalStats {
-    /// Empty counts keeping at most `max_keys` sections and clients apart.
-    pub fn new(max_keys: usize) -> IntervalStats {
+    /// Empty counts keeping at most `max_sections` sections apart.
+    pub fn new(max_sections: usize) -> IntervalStats {
         IntervalStats {
             hits: 0,
             bytes: 0,
             status_classes: [0; 10],
             methods: [0; METHOD_COUNT],
-            sections: BoundedCounts::new(max_keys),
-            clients: BoundedCounts::new(max_keys),
+            sections: BoundedCounts::new(max_sections),
+            clients: BoundedCounts::new(MAX_CLIENTS),
         }
     }
 

@@ -191,7 +191,7 @@ fn an_interval_without_traffic_is_reported_empty() {
 }
 
 #[test]
-fn sections_and_clients_per_interval_are_bounded() {
+fn sections_per_interval_are_bounded() {
     let mut stats = IntervalStats::new(2);
     for target in [&b"/a"[..], b"/b", b"/c", b"/d", b"/a"] {
         stats.add(&hit(target));

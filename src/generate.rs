@@ -1,0 +1,392 @@
+//! Synthetic access-log traffic: realistic lines, at a rate that follows a profile.
+//!
+//! Realistic means: sections skewed like real sites (a few take most hits), sub-paths and query
+//! strings, a status and method mix, about one client in five on IPv6, some absolute-form
+//! targets as proxies log them, and the odd request the server could not read.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How many lines each second gets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Profile {
+    /// The same rate all along.
+    Steady {
+        /// Lines per second.
+        rate: f64,
+    },
+    /// Repeating: calm, then a burst, then calm long enough for the alert to recover.
+    Burst {
+        /// Lines per second while calm.
+        calm_rate: f64,
+        /// Lines per second during the burst.
+        burst_rate: f64,
+        /// Seconds of calm before the burst.
+        calm_seconds: u32,
+        /// Seconds of burst.
+        burst_seconds: u32,
+        /// Seconds of calm after the burst.
+        recover_seconds: u32,
+    },
+}
+
+impl Profile {
+    /// Lines per second during second `t` (counted from the start).
+    pub fn rate_at(&self, t: u64) -> f64 {
+        match *self {
+            Profile::Steady { rate } => rate,
+            Profile::Burst {
+                calm_rate,
+                burst_rate,
+                calm_seconds,
+                burst_seconds,
+                recover_seconds,
+            } => {
+                let cycle =
+                    u64::from(calm_seconds) + u64::from(burst_seconds) + u64::from(recover_seconds);
+                let at = t % cycle.max(1);
+                let burst =
+                    u64::from(calm_seconds)..u64::from(calm_seconds) + u64::from(burst_seconds);
+                if burst.contains(&at) {
+                    burst_rate
+                } else {
+                    calm_rate
+                }
+            }
+        }
+    }
+}
+
+/// The number of lines of each second, carrying fractions over so that a rate of 0.5 gives one
+/// line every other second.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    profile: Profile,
+    second: u64,
+    owed: f64,
+}
+
+impl Schedule {
+    /// The schedule of `profile` from its start.
+    pub fn new(profile: Profile) -> Schedule {
+        Schedule {
+            profile,
+            second: 0,
+            owed: 0.0,
+        }
+    }
+}
+
+impl Iterator for Schedule {
+    type Item = u64;
+
+    /// Lines in the next second.
+    fn next(&mut self) -> Option<u64> {
+        self.owed += self.profile.rate_at(self.second).max(0.0);
+        self.second += 1;
+        let whole = self.owed.floor();
+        self.owed -= whole;
+        Some(whole as u64)
+    }
+}
+
+const SECTIONS: [(&str, u32, &[&str]); 10] = [
+    (
+        "/api",
+        30,
+        &["/users", "/orders", "/items", "/search", "/health"],
+    ),
+    (
+        "/static",
+        20,
+        &["/css/site.css", "/js/app.js", "/fonts/inter.woff2"],
+    ),
+    (
+        "/pages",
+        15,
+        &["/about", "/pricing", "/contact", "/docs/install"],
+    ),
+    (
+        "/images",
+        10,
+        &["/logo.png", "/hero.jpg", "/avatars/42.png"],
+    ),
+    ("/login", 6, &[""]),
+    ("/search", 6, &[""]),
+    ("/report", 4, &["", "/daily", "/weekly"]),
+    ("/admin", 4, &["/users", "/settings"]),
+    ("/blog", 3, &["/2026/11/release", "/2026/10/hello"]),
+    ("/", 2, &[""]),
+];
+const STATUSES: [(u16, u32); 10] = [
+    (200, 800),
+    (304, 60),
+    (301, 15),
+    (302, 15),
+    (404, 60),
+    (401, 10),
+    (403, 10),
+    (500, 20),
+    (502, 5),
+    (503, 5),
+];
+const METHODS: [(&str, u32); 6] = [
+    ("GET", 850),
+    ("POST", 100),
+    ("PUT", 20),
+    ("DELETE", 10),
+    ("HEAD", 10),
+    ("OPTIONS", 10),
+];
+const AGENTS: [&str; 5] = [
+    "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+    "curl/8.5.0",
+    "Googlebot/2.1 (+http://www.google.com/bot.html)",
+];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Writes Combined Log Format lines of made-up but plausible traffic.
+#[derive(Debug)]
+pub struct TrafficGenerator {
+    rng: fastrand::Rng,
+    time_text: (i64, String),
+}
+
+impl TrafficGenerator {
+    /// A generator whose lines are the same for the same `seed`.
+    pub fn new(seed: u64) -> TrafficGenerator {
+        TrafficGenerator {
+            rng: fastrand::Rng::with_seed(seed),
+            time_text: (i64::MIN, String::new()),
+        }
+    }
+
+    /// Writes one line, with its newline, logged at `unix_seconds` (UTC).
+    pub fn write_line(&mut self, out: &mut impl Write, unix_seconds: i64) -> io::Result<()> {
+        if self.time_text.0 != unix_seconds {
+            self.time_text = (unix_seconds, clf_time(unix_seconds));
+        }
+        let rng = &mut self.rng;
+        let client = client(rng);
+        let time = &self.time_text.1;
+        // About one in five hundred: a client that sent nothing readable (a 408 timeout).
+        if rng.u32(..500) == 0 {
+            return writeln!(out, "{client} - - [{time}] \"-\" 408 0 \"-\" \"-\"");
+        }
+        let (section, _, subpaths) = SECTIONS[pick(rng, SECTIONS.iter().map(|s| s.1))];
+        let subpath = subpaths[rng.usize(..subpaths.len())];
+        let method = METHODS[pick(rng, METHODS.iter().map(|m| m.1))].0;
+        let status = STATUSES[pick(rng, STATUSES.iter().map(|s| s.1))].0;
+        let path = if section == "/" {
+            "/".to_owned()
+        } else {
+            format!("{section}{subpath}")
+        };
+        let query = match rng.u32(..10) {
+            0 => format!("?page={}", rng.u32(1..20)),
+            1 => format!("?q=item{}&sort=desc", rng.u32(..1000)),
+            _ => String::new(),
+        };
+        let host = if rng.u32(..50) == 0 {
+            "http://www.example.com"
+        } else {
+            ""
+        };
+        let bytes = match status {
+            304 | 301 | 302 => 0,
+            _ => 200 + (rng.f64().powi(3) * 200_000.0) as u64,
+        };
+        let referer = if rng.bool() {
+            "https://www.example.com/"
+        } else {
+            "-"
+        };
+        let agent = AGENTS[rng.usize(..AGENTS.len())];
+        writeln!(
+            out,
+            "{client} - - [{time}] \"{method} {host}{path}{query} HTTP/1.1\" {status} {bytes} \"{referer}\" \"{agent}\""
+        )
+    }
+}
+
+fn client(rng: &mut fastrand::Rng) -> String {
+    // Skewed: a few clients send much of the traffic.
+    let id = (rng.f64().powi(2) * 250.0) as u32;
+    if id % 5 == 0 {
+        format!("2001:db8::{:x}", id + 1)
+    } else {
+        format!("198.51.{}.{}", 100 + id / 250, id % 250 + 1)
+    }
+}
+
+fn pick(rng: &mut fastrand::Rng, weights: impl Iterator<Item = u32> + Clone) -> usize {
+    let total: u32 = weights.clone().sum();
+    let mut at = rng.u32(..total);
+    for (i, weight) in weights.enumerate() {
+        if at < weight {
+            return i;
+        }
+        at -= weight;
+    }
+    0
+}
+
+/// `24/Nov/2026:10:00:00 +0000`.
+fn clf_time(unix_seconds: i64) -> String {
+    match jiff::Timestamp::from_second(unix_seconds) {
+        Ok(t) => {
+            let utc = t.to_zoned(jiff::tz::TimeZone::UTC);
+            format!(
+                "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
+                utc.day(),
+                MONTHS[usize::from(utc.month() as u8 - 1)],
+                utc.year(),
+                utc.hour(),
+                utc.minute(),
+                utc.second()
+            )
+        }
+        Err(_) => "01/Jan/1970:00:00:00 +0000".to_owned(),
+    }
+}
+
+fn open_for_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Appends `count` lines to `path` as fast as it can, the first logged at `start` (Unix
+/// seconds) and the rest spread over log time as `profile` would spread them.
+pub fn write_count(
+    path: &Path,
+    profile: Profile,
+    seed: u64,
+    count: u64,
+    start: i64,
+) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 20, open_for_append(path)?);
+    let mut generator = TrafficGenerator::new(seed);
+    let mut written = 0;
+    for (second, lines) in Schedule::new(profile).enumerate() {
+        for _ in 0..lines.min(count - written) {
+            generator.write_line(&mut out, start + second as i64)?;
+        }
+        written += lines.min(count - written);
+        if written == count {
+            break;
+        }
+    }
+    out.flush()
+}
+
+/// Appends lines to `path` in real time, one `write` a line as a web server does, until
+/// `duration` has passed or `stop` is set. Returns the number of lines written.
+pub fn write_live(
+    path: &Path,
+    profile: Profile,
+    seed: u64,
+    duration: Option<Duration>,
+    stop: &AtomicBool,
+) -> io::Result<u64> {
+    let mut file = open_for_append(path)?;
+    let mut generator = TrafficGenerator::new(seed);
+    let mut line = Vec::with_capacity(512);
+    let started = Instant::now();
+    let mut written = 0;
+    for (second, lines) in Schedule::new(profile).enumerate() {
+        let second_start = started + Duration::from_secs(second as u64);
+        for i in 0..lines {
+            let due = second_start + Duration::from_secs_f64(i as f64 / lines as f64);
+            // Pacing: this is the rate the user asked for, not a wait for some event.
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            if stop.load(Ordering::Relaxed) || duration.is_some_and(|d| started.elapsed() >= d) {
+                return Ok(written);
+            }
+            line.clear();
+            generator.write_line(&mut line, jiff::Timestamp::now().as_second())?;
+            file.write_all(&line)?;
+            written += 1;
+        }
+        if lines == 0 {
+            std::thread::sleep(
+                (second_start + Duration::from_secs(1)).saturating_duration_since(Instant::now()),
+            );
+        }
+        if stop.load(Ordering::Relaxed) || duration.is_some_and(|d| started.elapsed() >= d) {
+            return Ok(written);
+        }
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{Line, LineParser, LogFormat, Request};
+
+    #[test]
+    fn schedule_follows_the_profile_and_carries_fractions() {
+        let burst = Profile::Burst {
+            calm_rate: 2.0,
+            burst_rate: 20.0,
+            calm_seconds: 3,
+            burst_seconds: 2,
+            recover_seconds: 1,
+        };
+        let per_second: Vec<u64> = Schedule::new(burst).take(12).collect();
+        assert_eq!(per_second, [2, 2, 2, 20, 20, 2, 2, 2, 2, 20, 20, 2]);
+        let half: Vec<u64> = Schedule::new(Profile::Steady { rate: 0.5 })
+            .take(4)
+            .collect();
+        assert_eq!(half, [0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn generated_lines_parse_and_look_like_real_traffic() {
+        let mut generator = TrafficGenerator::new(1);
+        let mut text = Vec::new();
+        for i in 0..5000 {
+            generator
+                .write_line(&mut text, 1_795_500_000 + i / 100)
+                .unwrap();
+        }
+        let mut parser = LineParser::new(LogFormat::Combined);
+        let (mut ipv6, mut absolute, mut query, mut malformed, mut api) = (0, 0, 0, 0, 0);
+        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(Line::Record(record)) = parser.parse(line) else {
+                panic!("{}", String::from_utf8_lossy(line))
+            };
+            assert!(record.timestamp.unix_seconds >= 1_795_500_000);
+            ipv6 += usize::from(record.client.contains(&b':'));
+            match record.request {
+                Request::Line { target, .. } => {
+                    absolute += usize::from(target.starts_with(b"http://"));
+                    query += usize::from(target.contains(&b'?'));
+                    api += usize::from(crate::parse::section(target) == b"/api");
+                }
+                Request::Malformed(_) => malformed += 1,
+            }
+        }
+        assert!((500..2000).contains(&ipv6), "ipv6 {ipv6}");
+        assert!((30..200).contains(&absolute), "absolute {absolute}");
+        assert!((500..1500).contains(&query), "query {query}");
+        assert!((1..40).contains(&malformed), "malformed {malformed}");
+        assert!(
+            (1000..2000).contains(&api),
+            "the busiest section gets the most: {api}"
+        );
+    }
+
+    #[test]
+    fn clf_time_matches_the_parser() {
+        let text = clf_time(1_795_510_920);
+        let parsed = crate::parse::Timestamp::parse_clf(text.as_bytes()).unwrap();
+        assert_eq!(parsed.unix_seconds, 1_795_510_920);
+    }
+}

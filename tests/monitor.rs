@@ -1,0 +1,340 @@
+//! The monitor as users run it: replay of a generated log with a known shape, live on a
+//! followed log, inside `serve --console`, and the demo.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const START: i64 = 1_795_514_400; // 2026-11-24T10:00:00Z
+
+/// Calm 2/s for 60 s, 20/s for 150 s, calm 2/s for 150 s: 3420 lines from 10:00:00.
+fn known_shape(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("shape.log");
+    let status = Command::new(binary())
+        .args([
+            "generate",
+            "--output",
+            path.to_str().unwrap(),
+            "--count",
+            "3420",
+        ])
+        .args([
+            "--start",
+            "2026-11-24T10:00:00Z",
+            "--seed",
+            "7",
+            "--profile",
+            "burst",
+        ])
+        .args([
+            "--calm-rate",
+            "2",
+            "--rate",
+            "20",
+            "--calm",
+            "60s",
+            "--burst",
+            "150s",
+            "--recover",
+            "150s",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    path
+}
+
+fn rfc3339(unix: i64) -> String {
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("@{unix}"), "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn replay_alerts_at_the_exact_seconds_and_its_stats_account_for_every_hit() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = known_shape(dir.path());
+    let output = Command::new(binary())
+        .args(["replay", log.to_str().unwrap(), "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+
+    // The window [T-120, T) first holds more than 1200 hits at T = +115 s: 60 calm seconds
+    // (120 hits) and 55 burst seconds (1100). At +114 it holds exactly 1200: no alert.
+    // The burst's last second is +209. At T = +276 the window [156, 276) holds 54 burst seconds
+    // and 66 calm ones (1212 hits); at +277 it holds 53 and 67 (1060 + 134 = 1194 ≤ 1200).
+    let alerts: Vec<_> = events.iter().filter(|e| e["type"] == "alert").collect();
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    assert_eq!(alerts[0]["state"], "firing");
+    assert_eq!(alerts[0]["time"], rfc3339(START + 115));
+    assert_eq!(alerts[0]["hits"], 1220);
+    assert_eq!(alerts[0]["rate"], 1220.0 / 120.0);
+    assert_eq!(alerts[1]["state"], "resolved");
+    assert_eq!(alerts[1]["time"], rfc3339(START + 277));
+    assert_eq!(alerts[1]["hits"], 1194);
+
+    let stats: Vec<_> = events.iter().filter(|e| e["type"] == "stats").collect();
+    assert_eq!(stats.len(), 36, "360 s of log in 10 s intervals");
+    let hits: u64 = stats.iter().map(|s| s["hits"].as_u64().unwrap()).sum();
+    assert_eq!(hits, 3420, "every line is in exactly one interval");
+    for pair in stats.windows(2) {
+        assert_eq!(pair[0]["end"], pair[1]["start"], "intervals are contiguous");
+    }
+    assert_eq!(stats[0]["start"], rfc3339(START));
+    assert_eq!(stats[0]["hits"], 20);
+    assert_eq!(stats[10]["hits"], 200, "10:01:40 is inside the burst");
+    for s in &stats {
+        let sections: u64 = s["top_sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["hits"].as_u64().unwrap())
+            .sum();
+        assert!(sections <= s["hits"].as_u64().unwrap());
+        let status: u64 = s["status"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(status, s["hits"].as_u64().unwrap());
+    }
+}
+
+#[test]
+fn replay_prints_the_specified_alert_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = known_shape(dir.path());
+    let output = Command::new(binary())
+        .args(["replay", log.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let alerts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("High traffic"))
+        .collect();
+    assert_eq!(
+        alerts,
+        [
+            format!(
+                "High traffic generated an alert - hits = 1220, triggered at {}",
+                rfc3339(START + 115)
+            ),
+            format!(
+                "High traffic alert recovered - hits = 1194, recovered at {}",
+                rfc3339(START + 277)
+            ),
+        ]
+    );
+}
+
+#[test]
+fn replay_places_lines_that_come_slightly_out_of_order_by_their_own_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("unordered.log");
+    let mut text = String::new();
+    // Seconds 0..=20, each line of second s written after the lines of s+3 (as a server that logs
+    // at request end with the start time writes them).
+    for s in 0..=20 {
+        for late in [s + 3, s] {
+            if late <= 20 {
+                text.push_str(&format!(
+                    "192.0.2.1 - - [24/Nov/2026:10:00:{late:02} +0000] \"GET /s{late} HTTP/1.1\" 200 1\n"
+                ));
+            }
+        }
+    }
+    std::fs::write(&log, text).unwrap();
+    let interval_hits = |tolerance: &str| -> Vec<u64> {
+        let output = Command::new(binary())
+            .args([
+                "replay",
+                log.to_str().unwrap(),
+                "--output",
+                "json",
+                "--reorder-tolerance",
+                tolerance,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["type"] == "stats")
+            .map(|s| s["hits"].as_u64().unwrap())
+            .collect()
+    };
+    // Seconds 0-2 have one line, 3-20 two (one written on time, one three seconds late).
+    let lines_in = |range: std::ops::Range<u64>| range.map(|s| 1 + u64::from(s >= 3)).sum::<u64>();
+    assert_eq!(
+        interval_hits("5s"),
+        [lines_in(0..10), lines_in(10..20), lines_in(20..21)]
+    );
+    // Without tolerance, the late lines of 7-9 land in the next interval: still counted once.
+    let strict = interval_hits("0s");
+    assert_eq!(
+        strict,
+        [lines_in(0..10) - 3, lines_in(10..20), lines_in(20..21) + 3]
+    );
+}
+
+/// Runs the binary with stdout piped, handing its lines to a channel.
+struct Running {
+    child: std::process::Child,
+    stdout: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(binary())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, stdout) = mpsc::channel();
+        let pipe = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Running { child, stdout }
+    }
+
+    /// Waits for a stdout line containing `needle`, within `limit`.
+    fn wait_for(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        while let Ok(line) = self
+            .stdout
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("no stdout line with {needle:?} within {limit:?}");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn live_monitor_fires_and_recovers_on_the_wall_clock_with_no_more_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    append(&log, "");
+    let monitor = Running::start(&[
+        "monitor",
+        "--log-file",
+        log.to_str().unwrap(),
+        "--window",
+        "2s",
+        "--threshold",
+        "5",
+        "--interval",
+        "1s",
+    ]);
+    // Wait for the monitor to be following: its first report comes after its first second.
+    monitor.wait_for("no traffic", PATIENCE);
+    append(&log, &lines("burst", 40));
+    let fired = monitor.wait_for("High traffic generated an alert", PATIENCE);
+    assert!(fired.contains("hits = 40,"), "{fired}");
+    // Not one more line is written: only the clock can resolve it.
+    let recovered = monitor.wait_for("High traffic alert recovered", PATIENCE);
+    assert!(recovered.contains("hits = 0,"), "{recovered}");
+}
+
+#[test]
+fn serve_with_console_prints_stats_while_serving_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    append(&log, "");
+    let server = Running::start(&[
+        "--log-file",
+        log.to_str().unwrap(),
+        "--console",
+        "--interval",
+        "1s",
+        "--output",
+        "json",
+        "--web.listen-address",
+        "127.0.0.1:0",
+    ]);
+    server.wait_for("\"type\":\"stats\"", PATIENCE);
+    append(&log, &lines("console", 3));
+    let stats = server.wait_for("\"hits\":3", PATIENCE);
+    let stats: Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["top_sections"][0]["section"], "/console");
+}
+
+#[test]
+fn demo_fires_and_recovers_then_cleans_up_on_ctrl_c() {
+    let mut demo = Running::start(&[
+        "demo",
+        "--web.listen-address",
+        "127.0.0.1:0",
+        "--window",
+        "2s",
+        "--interval",
+        "1s",
+        "--threshold",
+        "10",
+        "--calm",
+        "1s",
+        "--burst",
+        "3s",
+        "--recover",
+        "4s",
+        "--rate",
+        "60",
+        "--calm-rate",
+        "1",
+    ]);
+    demo.wait_for("High traffic generated an alert", PATIENCE);
+    demo.wait_for("High traffic alert recovered", PATIENCE);
+    let directory =
+        std::env::temp_dir().join(format!("accesslog-exporter-demo-{}", demo.child.id()));
+    assert!(directory.join("access.log").exists());
+    let pid = demo.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = demo.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "demo did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(!directory.exists(), "{} left behind", directory.display());
+}
