@@ -91,6 +91,8 @@ impl Renderer {
         if r.hits == 0 {
             return writeln!(out, "{span}  no traffic");
         }
+        // A blank line sets each full report apart from the one before.
+        writeln!(out)?;
         writeln!(
             out,
             "{span}  {} hits  {:.1} req/s  {} sent  5xx {:.1}%",
