@@ -338,3 +338,53 @@ fn demo_fires_and_recovers_then_cleans_up_on_ctrl_c() {
     assert!(status.success(), "{status:?}");
     assert!(!directory.exists(), "{} left behind", directory.display());
 }
+
+#[test]
+fn local_time_shows_the_machines_zone_and_utc_is_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = known_shape(dir.path());
+    let run = |extra: &[&str]| {
+        let output = Command::new(binary())
+            .args(["replay", log.to_str().unwrap()])
+            .args(extra)
+            .env("TZ", "Europe/Paris")
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let utc = run(&[]);
+    assert!(utc.contains("triggered at 2026-11-24T10:01:55Z"), "{utc}");
+    let local = run(&["--local-time"]);
+    assert!(
+        local.contains("triggered at 2026-11-24T11:01:55+01:00"),
+        "{local}"
+    );
+}
+
+#[test]
+fn generate_live_writes_at_the_rate_asked_and_stops_after_its_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("live.log");
+    let status = Command::new(binary())
+        .args([
+            "generate",
+            "--output",
+            log.to_str().unwrap(),
+            "--profile",
+            "steady",
+            "--rate",
+            "50",
+        ])
+        .args(["--duration", "2s"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let count = text.lines().count();
+    // 2 s at 50 lines/s: at most 100, and a loaded machine may fall a little short.
+    assert!((60..=100).contains(&count), "{count} lines");
+    assert!(
+        text.lines().all(|l| l.ends_with('"')),
+        "whole Combined lines only"
+    );
+}
