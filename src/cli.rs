@@ -367,8 +367,10 @@ pub struct ServeConfig {
     pub telemetry_path: String,
     /// Read once and print instead of serving.
     pub one_shot: bool,
-    /// The monitor, when `--console` asks for it.
-    pub console: Option<MonitorSettings>,
+    /// The monitor's settings; its threshold is exported as a gauge for the alert rules.
+    pub monitor: MonitorSettings,
+    /// Print the monitor to stdout too.
+    pub console: bool,
 }
 
 /// `monitor`.
@@ -490,16 +492,12 @@ impl TryFrom<Cli> for Config {
 
 fn serve_config(args: ServeArgs) -> Result<ServeConfig, ConfigError> {
     let input = input_config(args.input)?;
-    let console = if args.console {
-        Some(monitor_settings(args.monitor, input.parse.max_sections)?)
-    } else {
-        None
-    };
     Ok(ServeConfig {
         listen_address: parse_listen_address(&args.web.listen_address)?,
         telemetry_path: telemetry_path(args.web.telemetry_path)?,
         one_shot: args.one_shot,
-        console,
+        monitor: monitor_settings(args.monitor, input.parse.max_sections)?,
+        console: args.console,
         input,
     })
 }
@@ -688,7 +686,8 @@ mod tests {
             (c.input.parse.format, c.one_shot, c.input.parse.max_sections),
             (LogFormat::Auto, false, 100)
         );
-        assert!(c.console.is_none());
+        assert!(!c.console);
+        assert_eq!(c.monitor.config.threshold, 10.0);
         assert!(serve(&["serve", "--one-shot"]).one_shot);
     }
 
@@ -703,9 +702,7 @@ mod tests {
             (10, 120, 10.0, 5)
         );
         assert_eq!(run.monitor.renderer.format, OutputFormat::Text);
-        let console = serve(&["--console", "--threshold", "2.5", "--window", "30s"])
-            .console
-            .unwrap();
+        let console = serve(&["--console", "--threshold", "2.5", "--window", "30s"]).monitor;
         assert_eq!(
             (console.config.threshold, console.config.window_seconds),
             (2.5, 30)

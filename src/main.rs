@@ -84,6 +84,7 @@ fn main() -> ExitCode {
 
 fn one_shot(config: &ServeConfig) -> Result<(), Error> {
     let metrics = ExporterMetrics::new()?;
+    metrics.alert_threshold.set(config.monitor.config.threshold);
     let parse = &config.input.parse;
     let mut ingest = Ingest::exporter(parse.format, metrics.clone(), parse.max_sections);
     read_file(&config.input.tail.path, parse, &mut ingest)?;
@@ -112,9 +113,11 @@ fn run_server(config: ServeConfig) -> Result<(), Error> {
 
     let metrics = ExporterMetrics::new()?;
     let parse = &config.input.parse;
+    metrics.alert_threshold.set(config.monitor.config.threshold);
+    let monitor = config.monitor;
     let console = config
         .console
-        .map(|m| LiveMonitor::new(m.config, m.renderer, io::stdout()));
+        .then(|| LiveMonitor::new(monitor.config, monitor.renderer, io::stdout()));
     let recorder = RequestRecorder::new(metrics.clone(), parse.max_sections);
     let ingest = Ingest::new(parse.format, metrics.clone(), (recorder, console));
     let (stop_following, follower) = start_following(&config.input, ingest)?;
@@ -238,7 +241,8 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
         listen_address: config.listen_address,
         telemetry_path: config.telemetry_path,
         one_shot: false,
-        console: Some(config.monitor),
+        monitor: config.monitor,
+        console: true,
     });
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let written = writer.join();

@@ -50,7 +50,13 @@ fn mixed_log() -> (tempfile::TempDir, std::path::PathBuf) {
 #[test]
 fn one_shot_prints_the_metrics_of_the_whole_file() {
     let (_dir, path) = mixed_log();
-    let output = run(&["--one-shot", "--log-file", path.to_str().unwrap()]);
+    let output = run(&[
+        "--one-shot",
+        "--log-file",
+        path.to_str().unwrap(),
+        "--threshold",
+        "7.5",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text =
         String::from_utf8(output.stdout).expect("the exposition is UTF-8 whatever the log holds");
@@ -67,6 +73,7 @@ fn one_shot_prints_the_metrics_of_the_whole_file() {
         (r#"accesslog_parse_errors_total{reason="syntax"}"#, 1.0),
         ("accesslog_directives_total", 3.0),
         ("accesslog_lines_read_total", 11.0),
+        ("accesslog_alert_threshold_requests_per_second", 7.5),
     ] {
         assert_eq!(value(&text, series), Some(want), "{series}\n{text}");
     }

@@ -51,6 +51,8 @@ pub struct ExporterMetrics {
     pub file_open: IntGauge,
     /// The log timestamp of the last record read.
     pub last_record_timestamp: Gauge,
+    /// The `--threshold` the high-traffic alert rule compares the request rate with.
+    pub alert_threshold: Gauge,
 }
 
 /// Metric registration failed; only a programming error (a duplicate name) causes this.
@@ -111,6 +113,10 @@ impl ExporterMetrics {
             "accesslog_last_record_timestamp_seconds",
             "Log timestamp of the last record read, in seconds since the epoch.",
         )?;
+        let alert_threshold = Gauge::new(
+            "accesslog_alert_threshold_requests_per_second",
+            "Average request rate above which the high-traffic alert fires (--threshold).",
+        )?;
         let build_info = IntGauge::with_opts(
             Opts::new(
                 "accesslog_exporter_build_info",
@@ -131,6 +137,7 @@ impl ExporterMetrics {
             Box::new(rotations.clone()),
             Box::new(file_open.clone()),
             Box::new(last_record_timestamp.clone()),
+            Box::new(alert_threshold.clone()),
             Box::new(build_info),
         ] {
             registry.register(collector)?;
@@ -163,6 +170,7 @@ impl ExporterMetrics {
             rotations,
             file_open,
             last_record_timestamp,
+            alert_threshold,
         })
     }
 
