@@ -150,7 +150,7 @@ impl Drop for Exporter {
     }
 }
 
-/// A minimal HTTP/1.1 GET; the exporter closes the connection after responding.
+/// A minimal HTTP/1.0 GET (so no server answers in chunks); the server closes the connection.
 pub fn http_get(address: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect_timeout(&address, PATIENCE).expect("connect");
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
