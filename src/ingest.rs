@@ -4,6 +4,8 @@
 //! One parser and one tailer serve every consumer: [`Ingest`] hands each record to a
 //! [`RecordConsumer`], which may be a pair of them.
 
+use prometheus::local::LocalIntCounter;
+
 use crate::metrics::{ExporterMetrics, RequestRecorder};
 use crate::parse::{Line, LineParser, LogFormat, Record};
 use crate::tail::{TailEvent, TailSink};
@@ -19,6 +21,9 @@ pub trait RecordConsumer {
 impl RecordConsumer for RequestRecorder {
     fn record(&mut self, record: &Record<'_>) {
         RequestRecorder::record(self, record);
+    }
+    fn tick(&mut self) {
+        self.flush();
     }
 }
 
@@ -52,6 +57,9 @@ pub struct Ingest<C> {
     parser: LineParser,
     consumer: C,
     metrics: ExporterMetrics,
+    // Counted locally and folded in after the consumer's counts, so that a scrape showing N
+    // lines read shows all N counted.
+    lines_read: LocalIntCounter,
 }
 
 impl Ingest<RequestRecorder> {
@@ -68,10 +76,12 @@ impl Ingest<RequestRecorder> {
 impl<C: RecordConsumer> Ingest<C> {
     /// A pipeline parsing `format`, handing records to `consumer`, with health in `metrics`.
     pub fn new(format: LogFormat, metrics: ExporterMetrics, consumer: C) -> Ingest<C> {
+        let lines_read = metrics.lines_read.local();
         Ingest {
             parser: LineParser::new(format),
             consumer,
             metrics,
+            lines_read,
         }
     }
 
@@ -88,12 +98,12 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
             Ok(Line::Directive) => self.metrics.directives.inc(),
             Err(error) => self.metrics.count_parse_error(error.reason()),
         }
-        // Last, so that a scrape showing N lines read shows all N counted.
-        self.metrics.lines_read.inc();
+        self.lines_read.inc();
     }
 
     fn polled(&mut self) {
         self.consumer.tick();
+        self.lines_read.flush();
     }
 
     fn event(&mut self, event: TailEvent<'_>) {
@@ -101,7 +111,7 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
             TailEvent::BytesRead(n) => self.metrics.bytes_read.inc_by(n),
             TailEvent::LineTooLong => {
                 self.metrics.count_parse_error("too_long");
-                self.metrics.lines_read.inc();
+                self.lines_read.inc();
             }
             TailEvent::Opened { path, offset } => {
                 self.metrics.file_open.set(1);

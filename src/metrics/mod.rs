@@ -7,18 +7,20 @@
 //! - `status`: the three-digit code (100–999). `status_class`: `1xx` … `9xx`.
 //!
 //! [`RequestRecorder`] keeps a handle per series it has seen, so counting a record is a hash
-//! lookup and an atomic add, not a label lookup in the client library.
+//! lookup, not a label lookup in the client library; and it counts locally (no atomic
+//! operation per line), folding its counts into the registry on [`RequestRecorder::flush`],
+//! which the pipeline calls after every read of the log.
 
 mod sections;
 
 pub use crate::labels::{INVALID, OVERFLOW};
 pub use sections::SectionTable;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
+use prometheus::local::{LocalHistogram, LocalIntCounter};
 use prometheus::{
-    Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry,
+    Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
 
 use crate::labels::{method_index, method_label, status_class_label, INVALID_METHOD};
@@ -202,15 +204,20 @@ struct SeriesKey {
     status: u16,
 }
 
-/// Counts records into the metrics, keeping a handle per series seen.
+/// Counts records into the metrics, keeping a local counter per series seen.
+///
+/// # Performance
+/// Counting is local (no atomic operation per record); [`RequestRecorder::flush`] folds the
+/// counts into the registry. Until then a scrape does not see them.
 pub struct RequestRecorder {
     metrics: ExporterMetrics,
     sections: SectionTable,
-    requests: HashMap<SeriesKey, IntCounter>,
+    requests: HashMap<SeriesKey, LocalIntCounter>,
     // Indexed by the status code's first digit, 1–9; created on first use so that classes
     // never seen expose no empty histogram.
-    response_size: [Option<Histogram>; 10],
-    duration: [Option<Histogram>; 10],
+    response_size: [Option<LocalHistogram>; 10],
+    duration: [Option<LocalHistogram>; 10],
+    last_record_timestamp: Option<i64>,
 }
 
 impl RequestRecorder {
@@ -219,9 +226,23 @@ impl RequestRecorder {
         RequestRecorder {
             metrics,
             sections: SectionTable::new(max_sections),
-            requests: HashMap::new(),
+            requests: HashMap::default(),
             response_size: Default::default(),
             duration: Default::default(),
+            last_record_timestamp: None,
+        }
+    }
+
+    /// Folds what was counted since the last flush into the registry.
+    pub fn flush(&mut self) {
+        for counter in self.requests.values() {
+            counter.flush();
+        }
+        for histogram in self.response_size.iter().chain(&self.duration).flatten() {
+            histogram.flush();
+        }
+        if let Some(seconds) = self.last_record_timestamp.take() {
+            self.metrics.last_record_timestamp.set(seconds as f64);
         }
     }
 
@@ -244,23 +265,26 @@ impl RequestRecorder {
             .or_insert_with(|| {
                 let status = record.status.to_string();
                 let labels = [sections.label(section), method_label(method), &status];
-                metrics.requests.with_label_values(&labels)
+                metrics.requests.with_label_values(&labels).local()
             })
             .inc();
 
         let class = usize::from(record.status / 100);
         let class_label = status_class_label(record.status);
         self.response_size[class]
-            .get_or_insert_with(|| metrics.response_size.with_label_values(&[class_label]))
+            .get_or_insert_with(|| {
+                metrics
+                    .response_size
+                    .with_label_values(&[class_label])
+                    .local()
+            })
             .observe(record.bytes as f64);
         if let Some(duration) = record.duration {
             self.duration[class]
-                .get_or_insert_with(|| metrics.duration.with_label_values(&[class_label]))
+                .get_or_insert_with(|| metrics.duration.with_label_values(&[class_label]).local())
                 .observe(duration.as_secs_f64());
         }
-        metrics
-            .last_record_timestamp
-            .set(record.timestamp.unix_seconds as f64);
+        self.last_record_timestamp = Some(record.timestamp.unix_seconds);
     }
 
     /// The section table, for inspection.

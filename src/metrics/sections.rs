@@ -1,6 +1,6 @@
 //! The bounded set of sections that get a label value of their own.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::labels::{INVALID, OVERFLOW};
 
@@ -23,7 +23,7 @@ impl SectionTable {
     /// A table that keeps at most `max` sections apart from the two fixed ones.
     pub fn new(max: usize) -> SectionTable {
         SectionTable {
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             labels: vec![INVALID.into(), OVERFLOW.into()],
             max,
         }

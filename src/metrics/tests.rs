@@ -14,6 +14,7 @@ fn feed(recorder: &mut RequestRecorder, lines: &[&[u8]]) {
             other => panic!("{other:?}"),
         }
     }
+    recorder.flush();
 }
 
 fn clf(method_target: &str, status: u16, bytes: u64) -> Vec<u8> {

@@ -1,6 +1,6 @@
 //! What one interval's traffic looked like.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::labels::{method_index, method_label, INVALID, INVALID_METHOD, METHOD_COUNT, OVERFLOW};
 use crate::parse::{section, Record, Request};
@@ -128,7 +128,7 @@ struct BoundedCounts {
 impl BoundedCounts {
     fn new(max: usize) -> BoundedCounts {
         BoundedCounts {
-            counts: HashMap::new(),
+            counts: HashMap::default(),
             overflow: 0,
             invalid: 0,
             max,

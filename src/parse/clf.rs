@@ -13,14 +13,39 @@ pub(super) enum Extras {
     IfPresent,
 }
 
-pub(super) fn parse(line: &[u8], extras: Extras) -> Result<Record<'_>, ParseError> {
+/// The last CLF time text parsed and its value. Lines written in the same second share their
+/// time text, so most lines skip the date arithmetic.
+#[derive(Debug, Default)]
+pub(super) struct TimeCache {
+    text: [u8; 26],
+    parsed: Option<Timestamp>,
+}
+
+impl TimeCache {
+    fn parse(&mut self, text: &[u8]) -> Option<Timestamp> {
+        if self.parsed.is_some() && text == self.text {
+            return self.parsed;
+        }
+        let parsed = Timestamp::parse_clf(text)?;
+        // parse_clf accepts only 26-byte texts.
+        self.text.copy_from_slice(text);
+        self.parsed = Some(parsed);
+        Some(parsed)
+    }
+}
+
+pub(super) fn parse<'a>(
+    line: &'a [u8],
+    extras: Extras,
+    times: &mut TimeCache,
+) -> Result<Record<'a>, ParseError> {
     let (client, rest) = split_token(line);
     let (_ident, rest) = split_token(rest);
     let (user, rest) = split_token(rest);
     if client.is_empty() || user.is_empty() {
         return Err(ParseError::Field("host/ident/user"));
     }
-    let (timestamp, rest) = bracketed_time(rest)?;
+    let (timestamp, rest) = bracketed_time(rest, times)?;
     let rest = rest
         .strip_prefix(b" ")
         .ok_or(ParseError::Field("request"))?;
@@ -64,12 +89,22 @@ pub(super) fn parse(line: &[u8], extras: Extras) -> Result<Record<'_>, ParseErro
 }
 
 /// `[10/Oct/2000:13:55:36 -0700]` at the start of `input`; returns the time and what follows.
-fn bracketed_time(input: &[u8]) -> Result<(Timestamp, &[u8]), ParseError> {
+fn bracketed_time<'a>(
+    input: &'a [u8],
+    times: &mut TimeCache,
+) -> Result<(Timestamp, &'a [u8]), ParseError> {
     let inner = input
         .strip_prefix(b"[")
         .ok_or(ParseError::Field("timestamp"))?;
-    let end = memchr::memchr(b']', inner).ok_or(ParseError::Timestamp)?;
-    let timestamp = Timestamp::parse_clf(&inner[..end]).ok_or(ParseError::Timestamp)?;
+    // The CLF time is fixed-width: look where its `]` must be before searching for it.
+    let end = match inner.get(26) {
+        Some(b']') => 26,
+        _ => inner
+            .iter()
+            .position(|&b| b == b']')
+            .ok_or(ParseError::Timestamp)?,
+    };
+    let timestamp = times.parse(&inner[..end]).ok_or(ParseError::Timestamp)?;
     Ok((timestamp, &inner[end + 1..]))
 }
 

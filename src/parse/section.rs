@@ -6,20 +6,21 @@
 /// (`http://host/pages/x`) gives the section of its path (`/pages`), or `/` when it has none.
 /// Targets with no path at all (`*` of `OPTIONS *`, `host:443` of `CONNECT`) give `*`.
 pub fn section(target: &[u8]) -> &[u8] {
-    let (path, absolute) = match strip_scheme_and_authority(target) {
-        Some(after_authority) => (after_authority, true),
-        None => (target, false),
-    };
-    let path = match memchr::memchr2(b'?', b'#', path) {
-        Some(end) => &path[..end],
-        None => path,
-    };
-    if path.first() != Some(&b'/') {
-        return if absolute { b"/" } else { b"*" };
+    if target.first() == Some(&b'/') {
+        return path_section(target);
     }
-    match memchr::memchr(b'/', &path[1..]) {
-        Some(0) => b"/",
-        Some(second) => &path[..second + 1],
+    match strip_scheme_and_authority(target) {
+        Some(path) if path.first() == Some(&b'/') => path_section(path),
+        Some(_) => b"/",
+        None => b"*",
+    }
+}
+
+/// The section of a path starting with `/`: up to the second `/`, or to the query or fragment.
+fn path_section(path: &[u8]) -> &[u8] {
+    match memchr::memchr3(b'/', b'?', b'#', &path[1..]) {
+        Some(0) if path[1] == b'/' => b"/",
+        Some(end) => &path[..end + 1],
         None => path,
     }
 }

@@ -337,7 +337,8 @@ fn open_at(path: &Path, offset: Option<u64>, max_line_bytes: usize) -> io::Resul
     })
 }
 
-/// Reads a whole file once, from start to end, handing an unfinished last line on as a line.
+/// Reads a whole file once, from start to end, handing an unfinished last line on as a line,
+/// then tells the sink the read is over.
 pub fn read_whole_file(
     path: &Path,
     max_line_bytes: usize,
@@ -347,6 +348,7 @@ pub fn read_whole_file(
     let mut chunk = vec![0; READ_CHUNK_BYTES];
     file.read_appended(&mut chunk, u64::MAX, sink)?;
     file.lines.finish(sink);
+    sink.polled();
     Ok(())
 }
 
