@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::generate::Profile;
+use crate::generate::{LineFormat, Profile};
 use crate::monitor::{MonitorConfig, OutputFormat, Renderer};
 use crate::parse::LogFormat;
 use crate::tail::{StartAt, TailConfig};
@@ -245,6 +245,10 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "PATH", default_value = "/var/log/access.log")]
     pub output: PathBuf,
 
+    /// The line format to write.
+    #[arg(long, value_enum, default_value_t = LineFormatArg::Combined)]
+    pub format: LineFormatArg,
+
     #[command(flatten)]
     #[allow(missing_docs)]
     pub profile: ProfileArgs,
@@ -299,6 +303,15 @@ pub enum OutputArg {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// `generate --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LineFormatArg {
+    /// NCSA Common Log Format.
+    Common,
+    /// NCSA Combined Log Format.
+    Combined,
 }
 
 /// `--profile` values.
@@ -400,6 +413,8 @@ pub struct ReplayRun {
 pub struct GenerateConfig {
     /// The log file.
     pub output: PathBuf,
+    /// The line format.
+    pub format: LineFormat,
     /// The traffic shape.
     pub profile: Profile,
     /// The random seed.
@@ -473,6 +488,10 @@ impl TryFrom<Cli> for Config {
                 };
                 Ok(Config::Generate(GenerateConfig {
                     output: args.output,
+                    format: match args.format {
+                        LineFormatArg::Common => LineFormat::Common,
+                        LineFormatArg::Combined => LineFormat::Combined,
+                    },
                     seed: args.profile.seed.unwrap_or_else(|| fastrand::u64(..)),
                     profile: profile(&args.profile)?,
                     count,

@@ -152,18 +152,35 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// Writes Combined Log Format lines of made-up but plausible traffic.
+/// Which line format the generator writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LineFormat {
+    /// NCSA Common Log Format.
+    Common,
+    /// NCSA Combined: Common plus referer and user agent.
+    #[default]
+    Combined,
+}
+
+/// Writes lines of made-up but plausible traffic.
 #[derive(Debug)]
 pub struct TrafficGenerator {
     rng: fastrand::Rng,
+    format: LineFormat,
     time_text: (i64, String),
 }
 
 impl TrafficGenerator {
-    /// A generator whose lines are the same for the same `seed`.
+    /// A generator of Combined lines, the same for the same `seed`.
     pub fn new(seed: u64) -> TrafficGenerator {
+        TrafficGenerator::with_format(seed, LineFormat::Combined)
+    }
+
+    /// A generator of `format` lines, the same for the same `seed`.
+    pub fn with_format(seed: u64, format: LineFormat) -> TrafficGenerator {
         TrafficGenerator {
             rng: fastrand::Rng::with_seed(seed),
+            format,
             time_text: (i64::MIN, String::new()),
         }
     }
@@ -178,7 +195,12 @@ impl TrafficGenerator {
         let time = &self.time_text.1;
         // About one in five hundred: a client that sent nothing readable (a 408 timeout).
         if rng.u32(..500) == 0 {
-            return writeln!(out, "{client} - - [{time}] \"-\" 408 0 \"-\" \"-\"");
+            return match self.format {
+                LineFormat::Common => writeln!(out, "{client} - - [{time}] \"-\" 408 0"),
+                LineFormat::Combined => {
+                    writeln!(out, "{client} - - [{time}] \"-\" 408 0 \"-\" \"-\"")
+                }
+            };
         }
         let (section, _, subpaths) = SECTIONS[pick(rng, SECTIONS.iter().map(|s| s.1))];
         let subpath = subpaths[rng.usize(..subpaths.len())];
@@ -203,6 +225,12 @@ impl TrafficGenerator {
             304 | 301 | 302 => 0,
             _ => 200 + (rng.f64().powi(3) * 200_000.0) as u64,
         };
+        if self.format == LineFormat::Common {
+            return writeln!(
+                out,
+                "{client} - - [{time}] \"{method} {host}{path}{query} HTTP/1.1\" {status} {bytes}"
+            );
+        }
         let referer = if rng.bool() {
             "https://www.example.com/"
         } else {
@@ -266,12 +294,13 @@ fn open_for_append(path: &Path) -> io::Result<File> {
 pub fn write_count(
     path: &Path,
     profile: Profile,
+    format: LineFormat,
     seed: u64,
     count: u64,
     start: i64,
 ) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 20, open_for_append(path)?);
-    let mut generator = TrafficGenerator::new(seed);
+    let mut generator = TrafficGenerator::with_format(seed, format);
     let mut written = 0;
     for (second, lines) in Schedule::new(profile).enumerate() {
         for _ in 0..lines.min(count - written) {
@@ -290,12 +319,13 @@ pub fn write_count(
 pub fn write_live(
     path: &Path,
     profile: Profile,
+    format: LineFormat,
     seed: u64,
     duration: Option<Duration>,
     stop: &AtomicBool,
 ) -> io::Result<u64> {
     let mut file = open_for_append(path)?;
-    let mut generator = TrafficGenerator::new(seed);
+    let mut generator = TrafficGenerator::with_format(seed, format);
     let mut line = Vec::with_capacity(512);
     let started = Instant::now();
     let mut written = 0;
@@ -381,6 +411,33 @@ mod tests {
             (1000..2000).contains(&api),
             "the busiest section gets the most: {api}"
         );
+    }
+
+    #[test]
+    fn common_lines_parse_as_common_and_carry_no_referer_or_agent() {
+        let mut generator = TrafficGenerator::with_format(7, LineFormat::Common);
+        let mut text = Vec::new();
+        for i in 0..1000 {
+            generator.write_line(&mut text, 1_795_500_000 + i).unwrap();
+        }
+        let mut parser = LineParser::new(LogFormat::Common);
+        let lines: Vec<&[u8]> = text
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(lines.len(), 1000);
+        for line in lines {
+            assert!(
+                matches!(parser.parse(line), Ok(Line::Record(_))),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+            assert!(
+                line.last().is_some_and(u8::is_ascii_digit),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
     }
 
     #[test]

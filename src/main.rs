@@ -180,15 +180,21 @@ fn generate(config: GenerateConfig) -> Result<(), Error> {
         source,
     };
     match config.count {
-        Some((count, start)) => {
-            generate::write_count(&config.output, config.profile, config.seed, count, start)
-                .map_err(output)
-        }
+        Some((count, start)) => generate::write_count(
+            &config.output,
+            config.profile,
+            config.format,
+            config.seed,
+            count,
+            start,
+        )
+        .map_err(output),
         None => {
             let never = AtomicBool::new(false);
             generate::write_live(
                 &config.output,
                 config.profile,
+                config.format,
                 config.seed,
                 config.duration,
                 &never,
@@ -221,7 +227,16 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let (log, stop, profile) = (log.clone(), Arc::clone(&stop), config.profile.clone());
-        std::thread::spawn(move || generate::write_live(&log, profile, config.seed, None, &stop))
+        std::thread::spawn(move || {
+            generate::write_live(
+                &log,
+                profile,
+                generate::LineFormat::Combined,
+                config.seed,
+                None,
+                &stop,
+            )
+        })
     };
     let result = run_server(ServeConfig {
         input: InputConfig {
