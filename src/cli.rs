@@ -312,6 +312,8 @@ pub enum LineFormatArg {
     Common,
     /// NCSA Combined Log Format.
     Combined,
+    /// W3C extended (IIS), with a `#Fields:` header.
+    W3c,
 }
 
 /// `--profile` values.
@@ -491,6 +493,7 @@ impl TryFrom<Cli> for Config {
                     format: match args.format {
                         LineFormatArg::Common => LineFormat::Common,
                         LineFormatArg::Combined => LineFormat::Combined,
+                        LineFormatArg::W3c => LineFormat::W3c,
                     },
                     seed: args.profile.seed.unwrap_or_else(|| fastrand::u64(..)),
                     profile: profile(&args.profile)?,

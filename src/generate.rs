@@ -160,7 +160,14 @@ pub enum LineFormat {
     /// NCSA Combined: Common plus referer and user agent.
     #[default]
     Combined,
+    /// W3C extended, as IIS writes it, with a `#Fields:` header and `time-taken`.
+    W3c,
 }
+
+/// The directives IIS writes at the head of a log, naming the columns [`LineFormat::W3c`] writes.
+const W3C_HEADER: &str = "#Software: accesslog-exporter generate\n#Version: 1.0\n\
+    #Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip \
+    cs(User-Agent) cs(Referer) sc-status sc-bytes time-taken\n";
 
 /// Writes lines of made-up but plausible traffic.
 #[derive(Debug)]
@@ -185,10 +192,23 @@ impl TrafficGenerator {
         }
     }
 
+    /// Writes what a log of this format starts with: the `#Fields:` header for W3C, nothing
+    /// otherwise.
+    pub fn write_header(&self, out: &mut impl Write) -> io::Result<()> {
+        match self.format {
+            LineFormat::W3c => out.write_all(W3C_HEADER.as_bytes()),
+            LineFormat::Common | LineFormat::Combined => Ok(()),
+        }
+    }
+
     /// Writes one line, with its newline, logged at `unix_seconds` (UTC).
     pub fn write_line(&mut self, out: &mut impl Write, unix_seconds: i64) -> io::Result<()> {
         if self.time_text.0 != unix_seconds {
-            self.time_text = (unix_seconds, clf_time(unix_seconds));
+            let text = match self.format {
+                LineFormat::W3c => w3c_time(unix_seconds),
+                LineFormat::Common | LineFormat::Combined => clf_time(unix_seconds),
+            };
+            self.time_text = (unix_seconds, text);
         }
         let rng = &mut self.rng;
         let client = client(rng);
@@ -199,6 +219,9 @@ impl TrafficGenerator {
                 LineFormat::Common => writeln!(out, "{client} - - [{time}] \"-\" 408 0"),
                 LineFormat::Combined => {
                     writeln!(out, "{client} - - [{time}] \"-\" 408 0 \"-\" \"-\"")
+                }
+                LineFormat::W3c => {
+                    writeln!(out, "{time} 192.0.2.10 - - - 443 - {client} - - 408 0 -")
                 }
             };
         }
@@ -237,6 +260,15 @@ impl TrafficGenerator {
             "-"
         };
         let agent = AGENTS[rng.usize(..AGENTS.len())];
+        if self.format == LineFormat::W3c {
+            let query = query.strip_prefix('?').unwrap_or("-");
+            let agent = agent.replace(' ', "+");
+            let millis = 1 + (rng.f64().powi(4) * 3000.0) as u32;
+            return writeln!(
+                out,
+                "{time} 192.0.2.10 {method} {path} {query} 443 - {client} {agent} {referer} {status} {bytes} {millis}"
+            );
+        }
         writeln!(
             out,
             "{client} - - [{time}] \"{method} {host}{path}{query} HTTP/1.1\" {status} {bytes} \"{referer}\" \"{agent}\""
@@ -285,6 +317,14 @@ fn clf_time(unix_seconds: i64) -> String {
     }
 }
 
+/// `2026-11-24 10:00:00`, the `date time` columns of W3C.
+fn w3c_time(unix_seconds: i64) -> String {
+    match jiff::Timestamp::from_second(unix_seconds) {
+        Ok(t) => t.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+        Err(_) => "1970-01-01 00:00:00".to_owned(),
+    }
+}
+
 fn open_for_append(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
@@ -301,6 +341,7 @@ pub fn write_count(
 ) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 20, open_for_append(path)?);
     let mut generator = TrafficGenerator::with_format(seed, format);
+    generator.write_header(&mut out)?;
     let mut written = 0;
     for (second, lines) in Schedule::new(profile).enumerate() {
         for _ in 0..lines.min(count - written) {
@@ -327,6 +368,8 @@ pub fn write_live(
     let mut file = open_for_append(path)?;
     let mut generator = TrafficGenerator::with_format(seed, format);
     let mut line = Vec::with_capacity(512);
+    generator.write_header(&mut line)?;
+    file.write_all(&line)?;
     let started = Instant::now();
     let mut written = 0;
     for (second, lines) in Schedule::new(profile).enumerate() {
@@ -438,6 +481,33 @@ mod tests {
                 String::from_utf8_lossy(line)
             );
         }
+    }
+
+    #[test]
+    fn w3c_lines_parse_under_their_header() {
+        let mut generator = TrafficGenerator::with_format(7, LineFormat::W3c);
+        let mut text = Vec::new();
+        generator.write_header(&mut text).unwrap();
+        for i in 0..2000 {
+            generator.write_line(&mut text, 1_795_500_000 + i).unwrap();
+        }
+        let mut parser = LineParser::new(LogFormat::Auto);
+        let (mut records, mut timed, mut malformed) = (0, 0, 0);
+        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            match parser.parse(line) {
+                Ok(Line::Record(record)) => {
+                    records += 1;
+                    assert!(record.timestamp.unix_seconds >= 1_795_500_000);
+                    timed += usize::from(record.duration.is_some());
+                    malformed += usize::from(matches!(record.request, Request::Malformed(_)));
+                }
+                Ok(_) => {}
+                Err(e) => panic!("{e:?}: {}", String::from_utf8_lossy(line)),
+            }
+        }
+        assert_eq!(records, 2000);
+        assert!(timed > 1950, "time-taken on every full request: {timed}");
+        assert!((1..20).contains(&malformed), "malformed {malformed}");
     }
 
     #[test]
