@@ -1,5 +1,6 @@
 //! NCSA Common and Combined log lines.
 
+use super::time::ClfTimeCache;
 use super::{parse_bytes, parse_request, parse_status, split_token, ParseError, Record, Timestamp};
 
 /// What to do with the `"referer" "user-agent"` pair after the bytes field.
@@ -13,31 +14,10 @@ pub(super) enum Extras {
     IfPresent,
 }
 
-/// The last CLF time text parsed and its value. Lines written in the same second share their
-/// time text, so most lines skip the date arithmetic.
-#[derive(Debug, Default)]
-pub(super) struct TimeCache {
-    text: [u8; 26],
-    parsed: Option<Timestamp>,
-}
-
-impl TimeCache {
-    fn parse(&mut self, text: &[u8]) -> Option<Timestamp> {
-        if self.parsed.is_some() && text == self.text {
-            return self.parsed;
-        }
-        let parsed = Timestamp::parse_clf(text)?;
-        // parse_clf accepts only 26-byte texts.
-        self.text.copy_from_slice(text);
-        self.parsed = Some(parsed);
-        Some(parsed)
-    }
-}
-
 pub(super) fn parse<'a>(
     line: &'a [u8],
     extras: Extras,
-    times: &mut TimeCache,
+    times: &mut ClfTimeCache,
 ) -> Result<Record<'a>, ParseError> {
     let (client, rest) = split_token(line);
     let (_ident, rest) = split_token(rest);
@@ -91,7 +71,7 @@ pub(super) fn parse<'a>(
 /// `[10/Oct/2000:13:55:36 -0700]` at the start of `input`; returns the time and what follows.
 fn bracketed_time<'a>(
     input: &'a [u8],
-    times: &mut TimeCache,
+    times: &mut ClfTimeCache,
 ) -> Result<(Timestamp, &'a [u8]), ParseError> {
     let inner = input
         .strip_prefix(b"[")
@@ -104,7 +84,10 @@ fn bracketed_time<'a>(
             .position(|&b| b == b']')
             .ok_or(ParseError::Timestamp)?,
     };
-    let timestamp = times.parse(&inner[..end]).ok_or(ParseError::Timestamp)?;
+    let text = &inner[..end];
+    let timestamp = times
+        .get_or_parse(text, b"", || Timestamp::parse_clf(text))
+        .ok_or(ParseError::Timestamp)?;
     Ok((timestamp, &inner[end + 1..]))
 }
 

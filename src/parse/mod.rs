@@ -137,7 +137,8 @@ impl ParseError {
 pub struct LineParser {
     format: LogFormat,
     w3c: Option<w3c::Layout>,
-    times: clf::TimeCache,
+    clf_times: time::ClfTimeCache,
+    w3c_times: time::W3cTimeCache,
 }
 
 impl LineParser {
@@ -146,7 +147,8 @@ impl LineParser {
         LineParser {
             format,
             w3c: None,
-            times: clf::TimeCache::default(),
+            clf_times: time::ClfTimeCache::default(),
+            w3c_times: time::W3cTimeCache::default(),
         }
     }
 
@@ -158,17 +160,17 @@ impl LineParser {
         }
         match self.format {
             LogFormat::Common => {
-                clf::parse(line, clf::Extras::Ignore, &mut self.times).map(Line::Record)
+                clf::parse(line, clf::Extras::Ignore, &mut self.clf_times).map(Line::Record)
             }
             LogFormat::Combined => {
-                clf::parse(line, clf::Extras::Require, &mut self.times).map(Line::Record)
+                clf::parse(line, clf::Extras::Require, &mut self.clf_times).map(Line::Record)
             }
             LogFormat::W3c => self.parse_w3c(line),
             LogFormat::Auto => {
                 if line[0] == b'#' || self.w3c.is_some() {
                     self.parse_w3c(line)
                 } else {
-                    clf::parse(line, clf::Extras::IfPresent, &mut self.times).map(Line::Record)
+                    clf::parse(line, clf::Extras::IfPresent, &mut self.clf_times).map(Line::Record)
                 }
             }
         }
@@ -183,7 +185,7 @@ impl LineParser {
             return Ok(Line::Directive);
         }
         match &self.w3c {
-            Some(layout) => layout.parse(line).map(Line::Record),
+            Some(layout) => layout.parse(line, &mut self.w3c_times).map(Line::Record),
             None => Err(ParseError::W3cHeader),
         }
     }

@@ -410,3 +410,41 @@ fn every_error_has_a_bounded_reason() {
     let reasons: std::collections::BTreeSet<_> = errors.iter().map(|e| e.reason()).collect();
     assert_eq!(reasons.len(), 6);
 }
+
+#[test]
+fn a_reused_time_text_gives_its_own_time_and_a_new_one_is_parsed_afresh() {
+    let mut clf = LineParser::new(LogFormat::Common);
+    let mut w3c = LineParser::new(LogFormat::W3c);
+    w3c.parse(b"#Fields: date time c-ip cs-method cs-uri-stem sc-status")
+        .unwrap();
+    let mut seconds = |parser: &mut LineParser, line: &[u8]| match parser.parse(line) {
+        Ok(Line::Record(r)) => Ok(r.timestamp.unix_seconds),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e),
+    };
+    let clf_line = |time: &str| format!("h - - [{time}] \"GET / HTTP/1.1\" 200 1");
+    for (time, expected) in [
+        ("10/Oct/2000:13:55:36 -0700", Ok(971_211_336)),
+        ("10/Oct/2000:13:55:36 -0700", Ok(971_211_336)),
+        ("10/Oct/2000:13:55:37 -0700", Ok(971_211_337)),
+        ("10/Oct/2000:13:55:37 +0000", Ok(971_186_137)),
+        ("10/Oct/2000:13:55:61 +0000", Err(ParseError::Timestamp)),
+        ("10/Oct/2000:13:55:37 +0000", Ok(971_186_137)),
+    ] {
+        assert_eq!(
+            seconds(&mut clf, clf_line(time).as_bytes()),
+            expected,
+            "{time}"
+        );
+    }
+    for (time, expected) in [
+        ("2024-03-01 00:00:07", Ok(1_709_251_207)),
+        ("2024-03-01 00:00:07", Ok(1_709_251_207)),
+        ("2024-03-02 00:00:07", Ok(1_709_337_607)),
+        ("2024-03-02 00:00:99", Err(ParseError::Timestamp)),
+        ("2024-03-02 00:00:07", Ok(1_709_337_607)),
+    ] {
+        let line = format!("{time} h GET / 200");
+        assert_eq!(seconds(&mut w3c, line.as_bytes()), expected, "{time}");
+    }
+}

@@ -12,6 +12,53 @@ pub struct Timestamp {
     pub utc_offset_minutes: i16,
 }
 
+/// The last time text parsed and its value. Lines written in the same second share their
+/// time text, so most lines skip the date arithmetic. The text comes in two parts of fixed
+/// widths `A` and `B` (W3C's date and time columns); texts of other widths are not cached.
+#[derive(Debug)]
+pub(super) struct TimeCache<const A: usize, const B: usize> {
+    first: [u8; A],
+    second: [u8; B],
+    parsed: Option<Timestamp>,
+}
+
+impl<const A: usize, const B: usize> Default for TimeCache<A, B> {
+    fn default() -> Self {
+        TimeCache {
+            first: [0; A],
+            second: [0; B],
+            parsed: None,
+        }
+    }
+}
+
+impl<const A: usize, const B: usize> TimeCache<A, B> {
+    /// The timestamp `first` and `second` spell, from `parse` unless they are the text of the
+    /// call before.
+    pub(super) fn get_or_parse(
+        &mut self,
+        first: &[u8],
+        second: &[u8],
+        parse: impl FnOnce() -> Option<Timestamp>,
+    ) -> Option<Timestamp> {
+        let (Ok(first), Ok(second)) = (<[u8; A]>::try_from(first), <[u8; B]>::try_from(second))
+        else {
+            return parse();
+        };
+        if self.parsed.is_some() && first == self.first && second == self.second {
+            return self.parsed;
+        }
+        let parsed = parse()?;
+        (self.first, self.second, self.parsed) = (first, second, Some(parsed));
+        Some(parsed)
+    }
+}
+
+/// CLF's `10/Oct/2000:13:55:36 -0700`.
+pub(super) type ClfTimeCache = TimeCache<26, 0>;
+/// W3C's `2000-10-10` and `13:55:36`.
+pub(super) type W3cTimeCache = TimeCache<10, 8>;
+
 const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::time::W3cTimeCache;
 use super::{parse_bytes, parse_decimal, parse_status, ParseError, Record, Request, Timestamp};
 
 /// The columns a record is built from; all others are skipped.
@@ -62,7 +63,11 @@ impl Layout {
         Layout { columns }
     }
 
-    pub(super) fn parse<'a>(&self, line: &'a [u8]) -> Result<Record<'a>, ParseError> {
+    pub(super) fn parse<'a>(
+        &self,
+        line: &'a [u8],
+        times: &mut W3cTimeCache,
+    ) -> Result<Record<'a>, ParseError> {
         let mut date = None;
         let mut time = None;
         let mut client = None;
@@ -76,7 +81,7 @@ impl Layout {
         let mut user_agent = None;
         let mut referer = None;
 
-        let mut values = line.split(|&b| b == b' ');
+        let mut values = SpaceSeparated { rest: Some(line) };
         for &column in &self.columns {
             let value = values.next().ok_or(ParseError::W3cColumns)?;
             let present = value != b"-";
@@ -106,7 +111,9 @@ impl Layout {
         let (Some(date), Some(time)) = (date, time) else {
             return Err(ParseError::W3cHeader);
         };
-        let timestamp = Timestamp::parse_w3c(date, time).ok_or(ParseError::Timestamp)?;
+        let timestamp = times
+            .get_or_parse(date, time, || Timestamp::parse_w3c(date, time))
+            .ok_or(ParseError::Timestamp)?;
         let request = match (method, stem) {
             (Some(method), Some(target)) => Request::Line {
                 method,
@@ -126,5 +133,35 @@ impl Layout {
             user_agent,
             duration,
         })
+    }
+}
+
+/// The values of a line, split at each single space.
+struct SpaceSeparated<'a> {
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> Iterator for SpaceSeparated<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        // Most values are short, where a plain loop beats memchr's setup; user agents and
+        // URLs are long, where memchr wins.
+        let short = rest.len().min(16);
+        let space = match rest[..short].iter().position(|&b| b == b' ') {
+            Some(at) => Some(at),
+            None => memchr::memchr(b' ', &rest[short..]).map(|at| short + at),
+        };
+        match space {
+            Some(at) => {
+                self.rest = Some(&rest[at + 1..]);
+                Some(&rest[..at])
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
     }
 }
