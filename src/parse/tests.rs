@@ -417,7 +417,7 @@ fn a_reused_time_text_gives_its_own_time_and_a_new_one_is_parsed_afresh() {
     let mut w3c = LineParser::new(LogFormat::W3c);
     w3c.parse(b"#Fields: date time c-ip cs-method cs-uri-stem sc-status")
         .unwrap();
-    let mut seconds = |parser: &mut LineParser, line: &[u8]| match parser.parse(line) {
+    let seconds = |parser: &mut LineParser, line: &[u8]| match parser.parse(line) {
         Ok(Line::Record(r)) => Ok(r.timestamp.unix_seconds),
         Ok(other) => panic!("{other:?}"),
         Err(e) => Err(e),
