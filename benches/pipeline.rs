@@ -46,10 +46,7 @@ fn median(mut round: impl FnMut()) -> Duration {
 
 fn report(what: &str, time: Duration, per: i64) {
     let ns = time.as_secs_f64() * 1e9 / per as f64;
-    println!(
-        "{what:<44} {ns:>8.1} ns/line {:>8.2} M lines/s",
-        1e3 / ns
-    );
+    println!("{what:<44} {ns:>8.1} ns/line {:>8.2} M lines/s", 1e3 / ns);
 }
 
 fn parse_all(format: LogFormat, text: &[u8]) -> usize {
@@ -68,7 +65,11 @@ fn main() {
     ];
     for (name, written, read) in formats {
         let text = generated(written);
-        assert_eq!(parse_all(read, &text), LINES as usize, "{name} lines all parse");
+        assert_eq!(
+            parse_all(read, &text),
+            LINES as usize,
+            "{name} lines all parse"
+        );
         report(
             &format!("parse {name} (--format {})", name.to_lowercase()),
             median(|| {

@@ -16,14 +16,12 @@ mod sections;
 pub use crate::labels::{INVALID, OVERFLOW};
 pub use sections::SectionTable;
 
-use foldhash::HashMap;
-
 use prometheus::local::{LocalHistogram, LocalIntCounter};
 use prometheus::{
     Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
 
-use crate::labels::{method_index, method_label, status_class_label, INVALID_METHOD};
+use crate::labels::{method_index, method_label, status_class_label, INVALID_METHOD, METHOD_COUNT};
 use crate::parse::{section, Record, Request};
 
 /// Upper bounds of the response size histogram, in bytes.
@@ -196,14 +194,6 @@ impl ExporterMetrics {
     }
 }
 
-/// Which series of `accesslog_http_requests_total` a record belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct SeriesKey {
-    section: u32,
-    method: u8,
-    status: u16,
-}
-
 /// Counts records into the metrics, keeping a local counter per series seen.
 ///
 /// # Performance
@@ -212,7 +202,10 @@ struct SeriesKey {
 pub struct RequestRecorder {
     metrics: ExporterMetrics,
     sections: SectionTable,
-    requests: HashMap<SeriesKey, LocalIntCounter>,
+    // The series of `accesslog_http_requests_total`, by section id and method index
+    // (`section * METHOD_COUNT + method`), then by status among the few each pair sees: a
+    // short scan of a few integers costs less than hashing the three.
+    requests: Vec<Vec<(u16, LocalIntCounter)>>,
     // Indexed by the status code's first digit, 1–9; created on first use so that classes
     // never seen expose no empty histogram.
     response_size: [Option<LocalHistogram>; 10],
@@ -226,7 +219,7 @@ impl RequestRecorder {
         RequestRecorder {
             metrics,
             sections: SectionTable::new(max_sections),
-            requests: HashMap::default(),
+            requests: Vec::new(),
             response_size: Default::default(),
             duration: Default::default(),
             last_record_timestamp: None,
@@ -235,7 +228,7 @@ impl RequestRecorder {
 
     /// Folds what was counted since the last flush into the registry.
     pub fn flush(&mut self) {
-        for counter in self.requests.values() {
+        for (_, counter) in self.requests.iter().flatten() {
             counter.flush();
         }
         for histogram in self.response_size.iter().chain(&self.duration).flatten() {
@@ -254,21 +247,23 @@ impl RequestRecorder {
             }
             Request::Malformed(_) => (SectionTable::INVALID_ID, INVALID_METHOD),
         };
-        let key = SeriesKey {
-            section,
-            method,
-            status: record.status,
-        };
-        let (metrics, sections) = (&self.metrics, &self.sections);
-        self.requests
-            .entry(key)
-            .or_insert_with(|| {
+        let pair = section as usize * METHOD_COUNT + usize::from(method);
+        if pair >= self.requests.len() {
+            self.requests.resize_with(pair + 1, Vec::new);
+        }
+        let statuses = &mut self.requests[pair];
+        match statuses.iter().find(|(status, _)| *status == record.status) {
+            Some((_, counter)) => counter.inc(),
+            None => {
                 let status = record.status.to_string();
-                let labels = [sections.label(section), method_label(method), &status];
-                metrics.requests.with_label_values(&labels).local()
-            })
-            .inc();
+                let labels = [self.sections.label(section), method_label(method), &status];
+                let counter = self.metrics.requests.with_label_values(&labels).local();
+                counter.inc();
+                statuses.push((record.status, counter));
+            }
+        }
 
+        let metrics = &self.metrics;
         let class = usize::from(record.status / 100);
         let class_label = status_class_label(record.status);
         self.response_size[class]
