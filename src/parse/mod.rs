@@ -237,7 +237,13 @@ fn parse_request(raw: &[u8]) -> Request<'_> {
     if !is_token || rest.is_empty() {
         return Request::Malformed(raw);
     }
-    let (target, protocol) = match memchr::memrchr(b' ', rest) {
+    // Nearly always ` HTTP/x.y`, found without a search.
+    let usual = rest
+        .len()
+        .checked_sub(9)
+        .filter(|&i| rest[i] == b' ' && rest[i + 1..].starts_with(b"HTTP/"))
+        .filter(|&i| !rest[i + 1..].contains(&b' '));
+    let (target, protocol) = match usual.or_else(|| memchr::memrchr(b' ', rest)) {
         Some(i) if rest[i + 1..].starts_with(b"HTTP/") => (&rest[..i], Some(&rest[i + 1..])),
         _ => (rest, None),
     };

@@ -114,6 +114,30 @@ fn request_lines() {
             },
         ),
         (
+            b"GET /x HTTP/1 y",
+            Request::Line {
+                method: b"GET",
+                target: b"/x HTTP/1 y",
+                protocol: None,
+            },
+        ),
+        (
+            b"GET /x HTTP/2.0",
+            Request::Line {
+                method: b"GET",
+                target: b"/x",
+                protocol: Some(b"HTTP/2.0"),
+            },
+        ),
+        (
+            b"GET /x HTTP/2",
+            Request::Line {
+                method: b"GET",
+                target: b"/x",
+                protocol: Some(b"HTTP/2"),
+            },
+        ),
+        (
             b"GET /a b HTTP/1.1",
             Request::Line {
                 method: b"GET",

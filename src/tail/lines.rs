@@ -38,10 +38,11 @@ impl LineSplitter {
     }
 
     /// Feeds the next bytes of the stream, handing every line they complete to `sink`.
-    pub fn push(&mut self, mut data: &[u8], sink: &mut impl TailSink) {
-        while let Some(newline) = memchr::memchr(b'\n', data) {
-            let piece = &data[..newline];
-            data = &data[newline + 1..];
+    pub fn push(&mut self, data: &[u8], sink: &mut impl TailSink) {
+        let mut start = 0;
+        for newline in memchr::memchr_iter(b'\n', data) {
+            let piece = &data[start..newline];
+            start = newline + 1;
             if self.discarding {
                 self.discarding = false;
             } else if self.partial.len() + piece.len() > self.max_line_bytes {
@@ -55,6 +56,7 @@ impl LineSplitter {
                 self.partial.clear();
             }
         }
+        let data = &data[start..];
         if self.discarding || data.is_empty() {
             return;
         }
