@@ -102,6 +102,7 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
     }
 
     fn polled(&mut self) {
+        let _whole = self.metrics.fold();
         self.consumer.tick();
         self.lines_read.flush();
     }
@@ -141,5 +142,48 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
                 eprintln!("accesslog-exporter: warning: {}: {error}", path.display());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sum(text: &str, name: &str) -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    #[test]
+    fn a_scrape_never_shows_a_line_read_without_its_request() {
+        let metrics = ExporterMetrics::new().unwrap();
+        let mut ingest = Ingest::exporter(LogFormat::Common, metrics.clone(), 100);
+        let reader = std::thread::spawn(move || {
+            for i in 0..20_000 {
+                let line = format!(
+                    "h - - [10/Oct/2000:13:55:36 +0000] \"GET /s{} HTTP/1.1\" 200 1",
+                    i % 50
+                );
+                ingest.line(line.as_bytes());
+                ingest.polled();
+            }
+        });
+        let mut scrapes = 0;
+        while !reader.is_finished() || scrapes == 0 {
+            let text = metrics.encode();
+            let (lines, requests) = (
+                sum(&text, "accesslog_lines_read_total"),
+                sum(&text, "accesslog_http_requests_total"),
+            );
+            assert_eq!(lines, requests, "scrape {scrapes}");
+            scrapes += 1;
+        }
+        reader.join().unwrap();
+        assert_eq!(
+            sum(&metrics.encode(), "accesslog_lines_read_total"),
+            20_000.0
+        );
     }
 }

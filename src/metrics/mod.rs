@@ -16,6 +16,8 @@ mod sections;
 pub use crate::labels::{INVALID, OVERFLOW};
 pub use sections::SectionTable;
 
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
 use prometheus::local::{LocalHistogram, LocalIntCounter};
 use prometheus::{
     Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
@@ -53,6 +55,10 @@ pub struct ExporterMetrics {
     pub last_record_timestamp: Gauge,
     /// The `--threshold` the high-traffic alert rule compares the request rate with.
     pub alert_threshold: Gauge,
+    // Held while counts are folded in and while a scrape gathers, so that a scrape sees all
+    // of a fold or none of it: the registry gathers family by family, and requests come
+    // before lines read.
+    folding: Arc<Mutex<()>>,
 }
 
 /// Metric registration failed; only a programming error (a duplicate name) causes this.
@@ -171,6 +177,7 @@ impl ExporterMetrics {
             file_open,
             last_record_timestamp,
             alert_threshold,
+            folding: Arc::default(),
         })
     }
 
@@ -184,11 +191,22 @@ impl ExporterMetrics {
         self.rotations.with_label_values(&[kind]).inc();
     }
 
+    /// Keeps scrapes out until dropped: what is folded into the registry meanwhile is seen
+    /// whole by the next scrape.
+    pub fn fold(&self) -> MutexGuard<'_, ()> {
+        // The guarded data is (); a panic elsewhere while holding it leaves nothing broken.
+        self.folding.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The text exposition of every metric, as served on `/metrics`.
     pub fn encode(&self) -> String {
+        let families = {
+            let _whole = self.fold();
+            self.registry.gather()
+        };
         let mut text = String::new();
         prometheus::TextEncoder::new()
-            .encode_utf8(&self.registry.gather(), &mut text)
+            .encode_utf8(&families, &mut text)
             .expect("writing to a String cannot fail");
         text
     }
