@@ -221,9 +221,12 @@ pub struct RequestRecorder {
     metrics: ExporterMetrics,
     sections: SectionTable,
     // The series of `accesslog_http_requests_total`, by section id and method index
-    // (`section * METHOD_COUNT + method`), then by status among the few each pair sees: a
-    // short scan of a few integers costs less than hashing the three.
-    requests: Vec<Vec<(u16, LocalIntCounter)>>,
+    // (`section * METHOD_COUNT + method`), then by status id: indexing, where hashing the
+    // three or searching the statuses costs more than the counting.
+    requests: Vec<Vec<Option<LocalIntCounter>>>,
+    // Status codes (100–999) to ids 1, 2, … in order of first sight; 0: not seen yet.
+    status_ids: Box<[u16; 1000]>,
+    statuses_seen: u16,
     // Indexed by the status code's first digit, 1–9; created on first use so that classes
     // never seen expose no empty histogram.
     response_size: [Option<LocalHistogram>; 10],
@@ -238,6 +241,8 @@ impl RequestRecorder {
             metrics,
             sections: SectionTable::new(max_sections),
             requests: Vec::new(),
+            status_ids: Box::new([0; 1000]),
+            statuses_seen: 0,
             response_size: Default::default(),
             duration: Default::default(),
             last_record_timestamp: None,
@@ -246,7 +251,7 @@ impl RequestRecorder {
 
     /// Folds what was counted since the last flush into the registry.
     pub fn flush(&mut self) {
-        for (_, counter) in self.requests.iter().flatten() {
+        for counter in self.requests.iter().flatten().flatten() {
             counter.flush();
         }
         for histogram in self.response_size.iter().chain(&self.duration).flatten() {
@@ -269,17 +274,25 @@ impl RequestRecorder {
         if pair >= self.requests.len() {
             self.requests.resize_with(pair + 1, Vec::new);
         }
-        let statuses = &mut self.requests[pair];
-        match statuses.iter().find(|(status, _)| *status == record.status) {
-            Some((_, counter)) => counter.inc(),
-            None => {
-                let status = record.status.to_string();
-                let labels = [self.sections.label(section), method_label(method), &status];
-                let counter = self.metrics.requests.with_label_values(&labels).local();
-                counter.inc();
-                statuses.push((record.status, counter));
-            }
+        // The parser gives 100–999; anything else would be a bug, caught by the index.
+        let status = usize::from(record.status);
+        if self.status_ids[status] == 0 {
+            self.statuses_seen += 1;
+            self.status_ids[status] = self.statuses_seen;
         }
+        let status_id = usize::from(self.status_ids[status]);
+        let counters = &mut self.requests[pair];
+        if status_id >= counters.len() {
+            counters.resize_with(status_id + 1, || None);
+        }
+        let (metrics, sections) = (&self.metrics, &self.sections);
+        counters[status_id]
+            .get_or_insert_with(|| {
+                let status = record.status.to_string();
+                let labels = [sections.label(section), method_label(method), &status];
+                metrics.requests.with_label_values(&labels).local()
+            })
+            .inc();
 
         let metrics = &self.metrics;
         let class = usize::from(record.status / 100);

@@ -192,13 +192,36 @@ impl LineParser {
 }
 
 /// Splits `input` at the first space: the token before it and the rest after it.
-///
-/// Tokens (hosts, users, statuses, sizes) are short, where a plain loop beats memchr's setup.
 fn split_token(input: &[u8]) -> (&[u8], &[u8]) {
-    match input.iter().position(|&b| b == b' ') {
+    match find_space(input) {
         Some(i) => (&input[..i], &input[i + 1..]),
         None => (input, &[]),
     }
+}
+
+/// Where the first space in `input` is.
+///
+/// Tokens (hosts, users, statuses, sizes, methods) are short, where memchr's setup costs more
+/// than the search, and of varying length, where a loop over bytes mispredicts its exit once a
+/// token. This reads eight bytes at a time and finds the space among them without a branch.
+fn find_space(input: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
+    let mut words = input.chunks_exact(8);
+    for (n, word) in (&mut words).enumerate() {
+        let word = u64::from_le_bytes(word.try_into().expect("chunks of 8"));
+        // A byte of `x` is zero where the word has a space. The lowest high bit set below is
+        // exactly the first such byte (bits above it may be set falsely by the borrow).
+        let x = word ^ SPACES;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(n * 8 + found.trailing_zeros() as usize / 8);
+        }
+    }
+    let rest = words.remainder();
+    let offset = input.len() - rest.len();
+    rest.iter().position(|&b| b == b' ').map(|i| offset + i)
 }
 
 /// Digits only, as a number; `None` if empty, not all digits, or too large.
@@ -238,11 +261,10 @@ fn parse_request(raw: &[u8]) -> Request<'_> {
         return Request::Malformed(raw);
     }
     // Nearly always ` HTTP/x.y`, found without a search.
-    let usual = rest
-        .len()
-        .checked_sub(9)
-        .filter(|&i| rest[i] == b' ' && rest[i + 1..].starts_with(b"HTTP/"))
-        .filter(|&i| !rest[i + 1..].contains(&b' '));
+    let usual = rest.len().checked_sub(9).filter(|&i| {
+        matches!(rest[i..], [b' ', b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit())
+    });
     let (target, protocol) = match usual.or_else(|| memchr::memrchr(b' ', rest)) {
         Some(i) if rest[i + 1..].starts_with(b"HTTP/") => (&rest[..i], Some(&rest[i + 1..])),
         _ => (rest, None),
