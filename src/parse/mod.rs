@@ -16,6 +16,7 @@
 //! A duration is carried when the format has one (W3C `time-taken`, milliseconds). Another
 //! source of duration is added by giving its parser a field that fills [`Record::duration`].
 
+mod bytes;
 mod clf;
 mod section;
 mod time;
@@ -193,35 +194,10 @@ impl LineParser {
 
 /// Splits `input` at the first space: the token before it and the rest after it.
 fn split_token(input: &[u8]) -> (&[u8], &[u8]) {
-    match find_space(input) {
+    match bytes::find_first(input, [b' ']) {
         Some(i) => (&input[..i], &input[i + 1..]),
         None => (input, &[]),
     }
-}
-
-/// Where the first space in `input` is.
-///
-/// Tokens (hosts, users, statuses, sizes, methods) are short, where memchr's setup costs more
-/// than the search, and of varying length, where a loop over bytes mispredicts its exit once a
-/// token. This reads eight bytes at a time and finds the space among them without a branch.
-fn find_space(input: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
-    let mut words = input.chunks_exact(8);
-    for (n, word) in (&mut words).enumerate() {
-        let word = u64::from_le_bytes(word.try_into().expect("chunks of 8"));
-        // A byte of `x` is zero where the word has a space. The lowest high bit set below is
-        // exactly the first such byte (bits above it may be set falsely by the borrow).
-        let x = word ^ SPACES;
-        let found = x.wrapping_sub(ONES) & !x & HIGHS;
-        if found != 0 {
-            return Some(n * 8 + found.trailing_zeros() as usize / 8);
-        }
-    }
-    let rest = words.remainder();
-    let offset = input.len() - rest.len();
-    rest.iter().position(|&b| b == b' ').map(|i| offset + i)
 }
 
 /// Digits only, as a number; `None` if empty, not all digits, or too large.

@@ -17,13 +17,8 @@ pub fn section(target: &[u8]) -> &[u8] {
 }
 
 /// The section of a path starting with `/`: up to the second `/`, or to the query or fragment.
-///
-/// Sections are short, where a plain loop beats memchr's setup.
 fn path_section(path: &[u8]) -> &[u8] {
-    match path[1..]
-        .iter()
-        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-    {
+    match super::bytes::find_first(&path[1..], [b'/', b'?', b'#']) {
         Some(0) if path[1] == b'/' => b"/",
         Some(end) => &path[..end + 1],
         None => path,

@@ -472,20 +472,3 @@ fn a_reused_time_text_gives_its_own_time_and_a_new_one_is_parsed_afresh() {
         assert_eq!(seconds(&mut w3c, line.as_bytes()), expected, "{time}");
     }
 }
-
-proptest::proptest! {
-    #[test]
-    fn find_space_finds_the_first_space_as_a_byte_loop_does(
-        // Spaces among the bytes that could fool a word-at-a-time search: its neighbours,
-        // zero, and high bytes.
-        bytes in proptest::collection::vec(
-            proptest::sample::select(vec![b' ', b'!', 0x1f, 0x00, 0xa0, 0xff, b'a', b'0']),
-            0..40,
-        )
-    ) {
-        proptest::prop_assert_eq!(
-            find_space(&bytes),
-            bytes.iter().position(|&b| b == b' ')
-        );
-    }
-}
