@@ -160,18 +160,14 @@ impl LineParser {
             return Err(ParseError::Empty);
         }
         match self.format {
-            LogFormat::Common => {
-                clf::parse(line, clf::Extras::Ignore, &mut self.clf_times).map(Line::Record)
-            }
-            LogFormat::Combined => {
-                clf::parse(line, clf::Extras::Require, &mut self.clf_times).map(Line::Record)
-            }
+            LogFormat::Common => clf::parse(line, clf::Extras::Ignore, &mut self.clf_times),
+            LogFormat::Combined => clf::parse(line, clf::Extras::Require, &mut self.clf_times),
             LogFormat::W3c => self.parse_w3c(line),
             LogFormat::Auto => {
                 if line[0] == b'#' || self.w3c.is_some() {
                     self.parse_w3c(line)
                 } else {
-                    clf::parse(line, clf::Extras::IfPresent, &mut self.clf_times).map(Line::Record)
+                    clf::parse(line, clf::Extras::IfPresent, &mut self.clf_times)
                 }
             }
         }
@@ -186,7 +182,7 @@ impl LineParser {
             return Ok(Line::Directive);
         }
         match &self.w3c {
-            Some(layout) => layout.parse(line, &mut self.w3c_times).map(Line::Record),
+            Some(layout) => layout.parse(line, &mut self.w3c_times),
             None => Err(ParseError::W3cHeader),
         }
     }

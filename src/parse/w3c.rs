@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use super::time::W3cTimeCache;
-use super::{parse_bytes, parse_decimal, parse_status, ParseError, Record, Request, Timestamp};
+use super::{
+    parse_bytes, parse_decimal, parse_status, Line, ParseError, Record, Request, Timestamp,
+};
 
 /// The columns a record is built from; all others are skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +69,7 @@ impl Layout {
         &self,
         line: &'a [u8],
         times: &mut W3cTimeCache,
-    ) -> Result<Record<'a>, ParseError> {
+    ) -> Result<Line<'a>, ParseError> {
         let mut date = None;
         let mut time = None;
         let mut client = None;
@@ -122,7 +124,8 @@ impl Layout {
             },
             _ => Request::Malformed(b"-"),
         };
-        Ok(Record {
+        // Built as the Line the caller returns: see clf::parse.
+        Ok(Line::Record(Record {
             client: client.ok_or(ParseError::Field("c-ip"))?,
             user,
             timestamp,
@@ -132,7 +135,7 @@ impl Layout {
             referer,
             user_agent,
             duration,
-        })
+        }))
     }
 }
 
