@@ -208,8 +208,12 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
 
 /// A three-digit status code, 100–999.
 fn parse_status(field: &[u8]) -> Result<u16, ParseError> {
-    match (field.len(), parse_decimal(field)) {
-        (3, Some(code)) if code >= 100 => Ok(code as u16),
+    match *field {
+        [hundreds @ b'1'..=b'9', tens @ b'0'..=b'9', units @ b'0'..=b'9'] => {
+            Ok(u16::from(hundreds - b'0') * 100
+                + u16::from(tens - b'0') * 10
+                + u16::from(units - b'0'))
+        }
         _ => Err(ParseError::Status),
     }
 }
