@@ -24,6 +24,40 @@ pub(super) fn find_first<const N: usize>(input: &[u8], needles: [u8; N]) -> Opti
         .map(|i| offset + i)
 }
 
+/// Splits `input` at each space into `out`: how many values it holds, or `None` if more than
+/// `out` can.
+///
+/// Each eight bytes are searched at once for all their spaces, exactly.
+pub(super) fn split_at_spaces<'a>(input: &'a [u8], out: &mut [&'a [u8]]) -> Option<usize> {
+    const LOW_SEVENS: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
+    let (mut count, mut start) = (0, 0);
+    let mut take = |end: usize| -> Option<()> {
+        *out.get_mut(count)? = &input[start..end];
+        count += 1;
+        start = end + 1;
+        Some(())
+    };
+    let mut words = input.chunks_exact(8);
+    for (n, word) in (&mut words).enumerate() {
+        let x = u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ SPACES;
+        // Exact: adding 0x7f to a byte's low seven bits never carries into the next byte.
+        let mut spaces = !(((x & LOW_SEVENS).wrapping_add(LOW_SEVENS)) | x) & HIGHS;
+        while spaces != 0 {
+            take(n * 8 + spaces.trailing_zeros() as usize / 8)?;
+            spaces &= spaces - 1;
+        }
+    }
+    let offset = input.len() - words.remainder().len();
+    for (i, &b) in words.remainder().iter().enumerate() {
+        if b == b' ' {
+            take(offset + i)?;
+        }
+    }
+    take(input.len())?;
+    Some(count)
+}
+
 /// A high bit in each byte of the eight-byte `word` that is one of `needles`, little-endian.
 ///
 /// A byte of `word ^ needle` is zero where the word holds the needle; subtracting one from
@@ -59,6 +93,12 @@ mod tests {
                 find_first(&bytes, [b'/', b'?', b'#']),
                 bytes.iter().position(|b| b"/?#".contains(b))
             );
+            let mut out = [&b""[..]; 8];
+            let expected: Vec<&[u8]> = bytes.split(|&b| b == b' ').collect();
+            match split_at_spaces(&bytes, &mut out) {
+                Some(count) => proptest::prop_assert_eq!(&out[..count], &expected[..]),
+                None => proptest::prop_assert!(expected.len() > 8),
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::bytes;
 use super::time::W3cTimeCache;
 use super::{
     parse_bytes, parse_decimal, parse_status, Line, ParseError, Record, Request, Timestamp,
@@ -25,12 +26,13 @@ enum Column {
     TimeTaken,
     UserAgent,
     Referer,
-    Other,
 }
 
 impl Column {
-    fn from_name(name: &[u8]) -> Column {
-        match name {
+    const COUNT: usize = Column::Referer as usize + 1;
+
+    fn from_name(name: &[u8]) -> Option<Column> {
+        Some(match name {
             b"date" => Column::Date,
             b"time" => Column::Time,
             b"c-ip" => Column::ClientIp,
@@ -43,26 +45,42 @@ impl Column {
             b"time-taken" => Column::TimeTaken,
             b"cs(User-Agent)" => Column::UserAgent,
             b"cs(Referer)" => Column::Referer,
-            _ => Column::Other,
-        }
+            _ => return None,
+        })
     }
 }
 
-/// The column order named by one `#Fields:` directive.
+/// The most values a line may have: IIS knows about two dozen fields.
+const MAX_VALUES: usize = 48;
+
+/// Where the columns a record is built from are, as named by one `#Fields:` directive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Layout {
-    columns: Vec<Column>,
+    /// How many values a line must have.
+    width: usize,
+    /// The position of each [`Column`] among a line's values, if the header names it (the
+    /// last time, if more than once).
+    positions: [Option<u8>; Column::COUNT],
 }
 
 impl Layout {
     /// Builds the layout from what follows `#Fields:`.
     pub(super) fn from_header(names: &[u8]) -> Layout {
-        let columns = names
+        let mut layout = Layout {
+            width: 0,
+            positions: [None; Column::COUNT],
+        };
+        let names = names
             .split(|&b| b == b' ' || b == b'\t')
-            .filter(|name| !name.is_empty())
-            .map(Column::from_name)
-            .collect();
-        Layout { columns }
+            .filter(|name| !name.is_empty());
+        for (position, name) in names.enumerate() {
+            layout.width += 1;
+            if let (Some(column), Ok(position)) = (Column::from_name(name), u8::try_from(position))
+            {
+                layout.positions[column as usize] = Some(position);
+            }
+        }
+        layout
     }
 
     pub(super) fn parse<'a>(
@@ -70,49 +88,35 @@ impl Layout {
         line: &'a [u8],
         times: &mut W3cTimeCache,
     ) -> Result<Line<'a>, ParseError> {
-        let mut date = None;
-        let mut time = None;
-        let mut client = None;
-        let mut user: &[u8] = b"-";
-        let mut method = None;
-        let mut stem = None;
-        let mut protocol = None;
-        let mut status = None;
-        let mut bytes = 0;
-        let mut duration = None;
-        let mut user_agent = None;
-        let mut referer = None;
-
-        let mut values = SpaceSeparated { rest: Some(line) };
-        for &column in &self.columns {
-            let value = values.next().ok_or(ParseError::W3cColumns)?;
-            let present = value != b"-";
-            match column {
-                Column::Date => date = Some(value),
-                Column::Time => time = Some(value),
-                Column::ClientIp => client = Some(value),
-                Column::User => user = value,
-                Column::Method => method = present.then_some(value),
-                Column::UriStem => stem = present.then_some(value),
-                Column::Version => protocol = present.then_some(value),
-                Column::Status => status = Some(parse_status(value)?),
-                Column::Bytes => bytes = parse_bytes(value)?,
-                Column::TimeTaken if present => {
-                    let millis = parse_decimal(value).ok_or(ParseError::Field("time-taken"))?;
-                    duration = Some(Duration::from_millis(millis));
-                }
-                Column::UserAgent => user_agent = Some(value),
-                Column::Referer => referer = Some(value),
-                Column::TimeTaken | Column::Other => {}
-            }
-        }
-        if values.next().is_some() {
+        let mut values = [&b""[..]; MAX_VALUES];
+        let count = bytes::split_at_spaces(line, &mut values).ok_or(ParseError::W3cColumns)?;
+        if count != self.width {
             return Err(ParseError::W3cColumns);
         }
+        let value =
+            |column: Column| self.positions[column as usize].map(|i| values[usize::from(i)]);
+        // IIS writes `-` for a value it does not have.
+        let present = |column: Column| value(column).filter(|&v| v != b"-");
 
-        let (Some(date), Some(time)) = (date, time) else {
+        let (Some(date), Some(time)) = (value(Column::Date), value(Column::Time)) else {
             return Err(ParseError::W3cHeader);
         };
+        let status = value(Column::Status).ok_or(ParseError::Field("sc-status"))?;
+        let status = parse_status(status)?;
+        let bytes = value(Column::Bytes).map_or(Ok(0), parse_bytes)?;
+        let duration = match present(Column::TimeTaken) {
+            Some(millis) => Some(Duration::from_millis(
+                parse_decimal(millis).ok_or(ParseError::Field("time-taken"))?,
+            )),
+            None => None,
+        };
+        let (method, stem, protocol) = (
+            present(Column::Method),
+            present(Column::UriStem),
+            present(Column::Version),
+        );
+        let (client, user) = (value(Column::ClientIp), value(Column::User));
+        let (referer, user_agent) = (value(Column::Referer), value(Column::UserAgent));
         let timestamp = times
             .get_or_parse(date, time, || Timestamp::parse_w3c(date, time))
             .ok_or(ParseError::Timestamp)?;
@@ -127,44 +131,14 @@ impl Layout {
         // Built as the Line the caller returns: see clf::parse.
         Ok(Line::Record(Record {
             client: client.ok_or(ParseError::Field("c-ip"))?,
-            user,
+            user: user.unwrap_or(b"-"),
             timestamp,
             request,
-            status: status.ok_or(ParseError::Field("sc-status"))?,
+            status,
             bytes,
             referer,
             user_agent,
             duration,
         }))
-    }
-}
-
-/// The values of a line, split at each single space.
-struct SpaceSeparated<'a> {
-    rest: Option<&'a [u8]>,
-}
-
-impl<'a> Iterator for SpaceSeparated<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let rest = self.rest?;
-        // Most values are short, where a plain loop beats memchr's setup; user agents and
-        // URLs are long, where memchr wins.
-        let short = rest.len().min(16);
-        let space = match rest[..short].iter().position(|&b| b == b' ') {
-            Some(at) => Some(at),
-            None => memchr::memchr(b' ', &rest[short..]).map(|at| short + at),
-        };
-        match space {
-            Some(at) => {
-                self.rest = Some(&rest[at + 1..]);
-                Some(&rest[..at])
-            }
-            None => {
-                self.rest = None;
-                Some(rest)
-            }
-        }
     }
 }
