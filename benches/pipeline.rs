@@ -27,7 +27,12 @@ fn generated(format: LineFormat) -> Vec<u8> {
 }
 
 fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    text.split(|&b| b == b'\n').filter(|l| !l.is_empty())
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', text).map(move |end| {
+        let line = &text[start..end];
+        start = end + 1;
+        line
+    })
 }
 
 /// The median time of `ROUNDS` runs of `round`.
