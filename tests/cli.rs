@@ -257,3 +257,48 @@ fn sigterm_and_sigint_stop_it_within_a_second() {
         );
     }
 }
+
+#[test]
+fn generated_logs_of_every_format_are_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    for (format, directives) in [("common", 0.0), ("combined", 0.0), ("w3c", 3.0)] {
+        let path = dir.path().join(format!("{format}.log"));
+        let path = path.to_str().unwrap();
+        let generated = run(&[
+            "generate",
+            "--format",
+            format,
+            "--output",
+            path,
+            "--count",
+            "500",
+            "--seed",
+            "3",
+            "--profile",
+            "steady",
+            "--rate",
+            "50",
+        ]);
+        assert!(generated.status.success(), "{}", stderr(&generated));
+        let output = run(&["--one-shot", "--log-file", path]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(
+            sum(&text, "accesslog_http_requests_total"),
+            500.0,
+            "{format}"
+        );
+        assert_eq!(sum(&text, "accesslog_parse_errors_total"), 0.0, "{format}");
+        assert_eq!(
+            sum(&text, "accesslog_directives_total"),
+            directives,
+            "{format}"
+        );
+        let timed = sum(&text, "accesslog_http_request_duration_seconds_count");
+        assert_eq!(
+            timed > 490.0,
+            format == "w3c",
+            "{format}: {timed} with a duration"
+        );
+    }
+}
