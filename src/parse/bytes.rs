@@ -1,9 +1,10 @@
-//! Finding the end of a short token.
+//! Finding the ends of the short values a log line is made of.
 //!
-//! Tokens of a log line (hosts, users, statuses, sizes, methods, sections) are short, where
-//! memchr's setup costs more than its search, and of varying length, where a loop over bytes
-//! mispredicts its exit once a token. [`find_first`] reads eight bytes at a time and finds a
-//! match among them without a branch per byte.
+//! Tokens of a log line (hosts, users, statuses, sizes, methods, sections, W3C values) are
+//! short, where memchr's setup costs more than its search, and of varying length, where a loop
+//! over bytes mispredicts its exit once a token. These read eight bytes at a time and find the
+//! matches among them without a branch per byte: [`find_first`] for one token's end,
+//! [`split_at_spaces`] for every value of a W3C line.
 
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
