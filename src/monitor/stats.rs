@@ -6,7 +6,7 @@ use crate::labels::{method_index, method_label, INVALID, INVALID_METHOD, METHOD_
 use crate::parse::{section, Record, Request};
 
 /// Counts of one interval. Memory is bounded: at most `max_sections` sections and
-/// [`MAX_CLIENTS`] clients are counted apart, the rest together as `(other)`.
+/// `MAX_CLIENTS` (10,000) clients are counted apart, the rest together as `(other)`.
 #[derive(Debug, Clone)]
 pub struct IntervalStats {
     hits: u64,
