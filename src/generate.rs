@@ -367,9 +367,8 @@ pub fn write_live(
 ) -> io::Result<u64> {
     let mut file = open_for_append(path)?;
     let mut generator = TrafficGenerator::with_format(seed, format);
+    generator.write_header(&mut file)?;
     let mut line = Vec::with_capacity(512);
-    generator.write_header(&mut line)?;
-    file.write_all(&line)?;
     let started = Instant::now();
     let mut written = 0;
     for (second, lines) in Schedule::new(profile).enumerate() {

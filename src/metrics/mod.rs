@@ -294,7 +294,6 @@ impl RequestRecorder {
             })
             .inc();
 
-        let metrics = &self.metrics;
         let class = usize::from(record.status / 100);
         let class_label = status_class_label(record.status);
         self.response_size[class]

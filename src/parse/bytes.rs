@@ -6,7 +6,7 @@
 //! matches among them without a branch per byte: [`find_first`] for one token's end,
 //! [`split_at_spaces`] for every value of a W3C line.
 
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const LOW_SEVENS: u64 = u64::from_ne_bytes([0x7f; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 
 /// Where the first byte of `input` that is one of `needles` is.
@@ -28,10 +28,8 @@ pub(super) fn find_first<const N: usize>(input: &[u8], needles: [u8; N]) -> Opti
 /// Splits `input` at each space into `out`: how many values it holds, or `None` if more than
 /// `out` can.
 ///
-/// Each eight bytes are searched at once for all their spaces, exactly.
+/// Each eight bytes are searched at once for all their spaces.
 pub(super) fn split_at_spaces<'a>(input: &'a [u8], out: &mut [&'a [u8]]) -> Option<usize> {
-    const LOW_SEVENS: u64 = u64::from_ne_bytes([0x7f; 8]);
-    const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
     let (mut count, mut start) = (0, 0);
     let mut take = |end: usize| -> Option<()> {
         *out.get_mut(count)? = &input[start..end];
@@ -41,9 +39,7 @@ pub(super) fn split_at_spaces<'a>(input: &'a [u8], out: &mut [&'a [u8]]) -> Opti
     };
     let mut words = input.chunks_exact(8);
     for (n, word) in (&mut words).enumerate() {
-        let x = u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ SPACES;
-        // Exact: adding 0x7f to a byte's low seven bits never carries into the next byte.
-        let mut spaces = !(((x & LOW_SEVENS).wrapping_add(LOW_SEVENS)) | x) & HIGHS;
+        let mut spaces = matches(word, [b' ']);
         while spaces != 0 {
             take(n * 8 + spaces.trailing_zeros() as usize / 8)?;
             spaces &= spaces - 1;
@@ -59,16 +55,16 @@ pub(super) fn split_at_spaces<'a>(input: &'a [u8], out: &mut [&'a [u8]]) -> Opti
     Some(count)
 }
 
-/// A high bit in each byte of the eight-byte `word` that is one of `needles`, little-endian.
+/// The high bit of each byte of the eight-byte `word` that is one of `needles`, little-endian.
 ///
-/// A byte of `word ^ needle` is zero where the word holds the needle; subtracting one from
-/// each byte borrows only from such a byte. So the lowest bit set is exactly the first match,
-/// while bits above it may be set falsely: only the lowest may be relied on.
+/// A byte of `word ^ needle` is zero where the word holds the needle. Adding 0x7f to its low
+/// seven bits sets its high bit unless it was zero, and never carries into the next byte, so
+/// every bit set marks a match.
 fn matches<const N: usize>(word: &[u8], needles: [u8; N]) -> u64 {
     let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
     needles.iter().fold(0, |found, &needle| {
         let x = word ^ u64::from_ne_bytes([needle; 8]);
-        found | (x.wrapping_sub(ONES) & !x & HIGHS)
+        found | (!(((x & LOW_SEVENS).wrapping_add(LOW_SEVENS)) | x) & HIGHS)
     })
 }
 
