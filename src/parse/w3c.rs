@@ -88,13 +88,14 @@ impl Layout {
         line: &'a [u8],
         times: &mut W3cTimeCache,
     ) -> Result<Line<'a>, ParseError> {
-        let mut values = [&b""[..]; MAX_VALUES];
-        let count = bytes::split_at_spaces(line, &mut values).ok_or(ParseError::W3cColumns)?;
-        if count != self.width {
+        let mut spaces = [0u32; MAX_VALUES - 1];
+        let count = bytes::space_positions(line, &mut spaces).ok_or(ParseError::W3cColumns)?;
+        if count + 1 != self.width {
             return Err(ParseError::W3cColumns);
         }
-        let value =
-            |column: Column| self.positions[column as usize].map(|i| values[usize::from(i)]);
+        let value = |column: Column| {
+            self.positions[column as usize].map(|i| nth_value(line, &spaces[..count], i))
+        };
         // IIS writes `-` for a value it does not have.
         let present = |column: Column| value(column).filter(|&v| v != b"-");
 
@@ -141,4 +142,18 @@ impl Layout {
             duration,
         }))
     }
+}
+
+/// Value `i` of a line whose spaces are at `spaces`: it lies between space i - 1 and space i.
+// Inlined into each use: a call a column costs more than the cut.
+#[inline(always)]
+fn nth_value<'a>(line: &'a [u8], spaces: &[u32], i: u8) -> &'a [u8] {
+    let i = usize::from(i);
+    let start = if i == 0 {
+        0
+    } else {
+        spaces[i - 1] as usize + 1
+    };
+    let end = spaces.get(i).map_or(line.len(), |&end| end as usize);
+    &line[start..end]
 }
