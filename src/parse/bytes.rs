@@ -1,36 +1,53 @@
 //! Finding the ends of the short values a log line is made of.
 //!
-//! Tokens of a log line (hosts, users, statuses, sizes, methods, sections, W3C values) are
-//! short, where memchr's setup costs more than its search, and of varying length, where a loop
-//! over bytes mispredicts its exit once a token. These read eight bytes at a time and find the
-//! matches among them without a branch per byte: [`find_first`] for one token's end,
+//! Tokens of a log line (hosts, users, statuses, sizes, methods, sections, quoted fields, W3C
+//! values) are short, where a general search's setup (memchr's dispatch through a function
+//! pointer) costs more than the search, and of varying length, where a loop over bytes
+//! mispredicts its exit once a token. Everything here reads sixteen bytes at once and turns
+//! them into a bitmap of matches, one bit a byte: [`find_first`] for one token's end,
 //! [`space_positions`] for every separator of a W3C line.
-
-const LOW_SEVENS: u64 = u64::from_ne_bytes([0x7f; 8]);
-const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+//!
+//! On x86_64 the bitmap is two SSE2 instructions a needle (SSE2 is part of every x86_64 CPU, so
+//! nothing is detected at run time); elsewhere it is computed eight bytes at a time in a word.
 
 /// Where the first byte of `input` that is one of `needles` is.
+#[inline]
 pub(super) fn find_first<const N: usize>(input: &[u8], needles: [u8; N]) -> Option<usize> {
-    let mut words = input.chunks_exact(8);
-    for (n, word) in (&mut words).enumerate() {
-        let found = matches(word, needles);
-        if found != 0 {
-            return Some(n * 8 + found.trailing_zeros() as usize / 8);
+    let len = input.len();
+    // Each last load below overlaps bytes already searched, which held no needle: what it
+    // finds is in the bytes not searched yet.
+    if len >= 16 {
+        let mut chunks = input.chunks_exact(16);
+        for (n, sixteen) in (&mut chunks).enumerate() {
+            let found = mask16(sixteen, needles);
+            if found != 0 {
+                return Some(n * 16 + found.trailing_zeros() as usize);
+            }
         }
+        if chunks.remainder().is_empty() {
+            return None;
+        }
+        let found = mask16(&input[len - 16..], needles);
+        return (found != 0).then(|| len - 16 + found.trailing_zeros() as usize);
     }
-    let rest = words.remainder();
-    let offset = input.len() - rest.len();
-    rest.iter()
-        .position(|b| needles.contains(b))
-        .map(|i| offset + i)
+    if len >= 8 {
+        for start in [0, len - 8] {
+            let found = matches(&input[start..start + 8], needles);
+            if found != 0 {
+                return Some(start + found.trailing_zeros() as usize / 8);
+            }
+        }
+        return None;
+    }
+    input.iter().position(|b| needles.contains(b))
 }
 
 /// The positions of the spaces in `input`, in order, written to `out`: how many there are, or
 /// `None` if more than `out` holds.
 ///
 /// Each 64 bytes are turned into a bitmap of their spaces without a branch, and only then are
-/// the bits walked: a loop per eight-byte word would mispredict its exit on most words, since
-/// they hold zero, one or two spaces.
+/// the bits walked: a loop per word would mispredict its exit on most words, since they hold
+/// zero, one or two spaces.
 pub(super) fn space_positions(input: &[u8], out: &mut [u32]) -> Option<usize> {
     let mut count = 0;
     let mut record = |base: usize, mut bits: u64| -> Option<()> {
@@ -43,77 +60,85 @@ pub(super) fn space_positions(input: &[u8], out: &mut [u32]) -> Option<usize> {
     };
     let mut blocks = input.chunks_exact(64);
     for (n, block) in (&mut blocks).enumerate() {
-        record(n * 64, space_bits(block))?;
+        let bits = block
+            .chunks_exact(16)
+            .enumerate()
+            .fold(0, |bits, (i, sixteen)| {
+                bits | u64::from(mask16(sixteen, [b' '])) << (16 * i)
+            });
+        record(n * 64, bits)?;
     }
-    let rest = blocks.remainder();
-    let offset = input.len() - rest.len();
-    let bits = space_bits(rest);
+    let offset = input.len() - blocks.remainder().len();
+    let bits = space_bitmap(blocks.remainder());
     record(offset, bits)?;
     Some(count)
 }
 
 /// Bit `i` set where byte `i` of `block` (at most 64 bytes) is a space.
-#[cfg(target_arch = "x86_64")]
-fn space_bits(block: &[u8]) -> u64 {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
-    };
-    let mask = |sixteen: &[u8]| -> u64 {
-        assert_eq!(sixteen.len(), 16);
-        // SAFETY: SSE2 is part of every x86_64 CPU; the slice holds the 16 bytes read, and an
-        // unaligned load may read them from anywhere.
-        let found = unsafe {
-            let bytes = _mm_loadu_si128(sixteen.as_ptr().cast::<__m128i>());
-            _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(b' ' as i8)))
-        };
-        u64::from(found as u16)
-    };
+#[inline]
+pub(super) fn space_bitmap(block: &[u8]) -> u64 {
+    debug_assert!(block.len() <= 64);
     let mut chunks = block.chunks_exact(16);
     let mut bits = 0;
-    for (i, chunk) in (&mut chunks).enumerate() {
-        bits |= mask(chunk) << (16 * i);
+    for (i, sixteen) in (&mut chunks).enumerate() {
+        bits |= u64::from(mask16(sixteen, [b' '])) << (16 * i);
     }
-    let tail = chunks.remainder();
-    if tail.is_empty() {
-        return bits;
+    match chunks.remainder().len() {
+        0 => bits,
+        tail => bits | u64::from(tail_bits(block, tail, [b' '])) << (block.len() - tail),
     }
-    let done = block.len() - tail.len();
-    let tail_bits = if block.len() >= 16 {
-        // The block's last 16 bytes, overlapping what came before: one load, where copying the
-        // tail into a padded buffer would stall on store forwarding.
-        mask(&block[block.len() - 16..]) >> (16 - tail.len())
-    } else {
-        tail.iter()
-            .rev()
-            .fold(0, |bits, &b| bits << 1 | u64::from(b == b' '))
-    };
-    bits | tail_bits << done
 }
 
-/// Bit `i` set where byte `i` of `block` (at most 64 bytes) is a space: eight bytes at a time,
-/// for CPUs without the x86_64 baseline's vector compares.
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-fn space_bits_portable(block: &[u8]) -> u64 {
-    let mut words = block.chunks_exact(8);
-    let mut bits = 0;
-    for (i, word) in (&mut words).enumerate() {
-        bits |= byte_bits(matches(word, [b' '])) << (8 * i);
+/// The matches among the last `tail` (< 16) bytes of `input`, bit 0 for the first of them.
+#[inline]
+fn tail_bits<const N: usize>(input: &[u8], tail: usize, needles: [u8; N]) -> u32 {
+    if tail == 0 {
+        return 0;
     }
-    for (i, &b) in words.remainder().iter().enumerate() {
-        bits |= u64::from(b == b' ') << (block.len() / 8 * 8 + i);
+    match input.len().checked_sub(16) {
+        // The input's last sixteen bytes, overlapping what was searched before: one load,
+        // where copying the tail into a padded buffer would stall on store forwarding.
+        Some(start) => mask16(&input[start..], needles) >> (16 - tail),
+        None => input[input.len() - tail..]
+            .iter()
+            .rev()
+            .fold(0, |bits, b| bits << 1 | u32::from(needles.contains(b))),
     }
-    bits
+}
+
+/// Bit `i` set where byte `i` of `sixteen` (sixteen bytes) is one of `needles`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn mask16<const N: usize>(sixteen: &[u8], needles: [u8; N]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_setzero_si128,
+    };
+    assert_eq!(sixteen.len(), 16);
+    // SAFETY: SSE2 is part of every x86_64 CPU; the slice holds the sixteen bytes read, and an
+    // unaligned load may read them from anywhere.
+    let found = unsafe {
+        let bytes = _mm_loadu_si128(sixteen.as_ptr().cast::<__m128i>());
+        let found = needles.iter().fold(_mm_setzero_si128(), |found, &needle| {
+            _mm_or_si128(found, _mm_cmpeq_epi8(bytes, _mm_set1_epi8(needle as i8)))
+        });
+        _mm_movemask_epi8(found)
+    };
+    found as u32
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-use space_bits_portable as space_bits;
+use mask16_portable as mask16;
 
-/// The bits of [`matches`]' high bits gathered into the low byte: bit `i` for byte `i`.
-fn byte_bits(high_bits: u64) -> u64 {
-    // Each high bit, moved down to bit 0 of its byte, is multiplied into bit 56 + i; no two
-    // products overlap below bit 64, so nothing carries between them.
-    ((high_bits >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+/// [`mask16`] eight bytes at a time in a word, for CPUs without the x86_64 baseline.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn mask16_portable<const N: usize>(sixteen: &[u8], needles: [u8; N]) -> u32 {
+    let (low, high) = sixteen.split_at(8);
+    (byte_bits(matches(low, needles)) | byte_bits(matches(high, needles)) << 8) as u32
 }
+
+const LOW_SEVENS: u64 = u64::from_ne_bytes([0x7f; 8]);
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 
 /// The high bit of each byte of the eight-byte `word` that is one of `needles`, little-endian.
 ///
@@ -126,6 +151,14 @@ fn matches<const N: usize>(word: &[u8], needles: [u8; N]) -> u64 {
         let x = word ^ u64::from_ne_bytes([needle; 8]);
         found | (!(((x & LOW_SEVENS).wrapping_add(LOW_SEVENS)) | x) & HIGHS)
     })
+}
+
+/// The high bits [`matches`] sets gathered into the low byte: bit `i` for byte `i`.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn byte_bits(high_bits: u64) -> u64 {
+    // Each high bit, moved down to bit 0 of its byte, is multiplied into bit 56 + i; no two
+    // products overlap below bit 64, so nothing carries between them.
+    ((high_bits >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
 }
 
 #[cfg(test)]
@@ -150,15 +183,23 @@ mod tests {
                 find_first(&bytes, [b'/', b'?', b'#']),
                 bytes.iter().position(|b| b"/?#".contains(b))
             );
-            let mut out = [0u32; 64];
-            let expected: Vec<u32> = (0..bytes.len() as u32).filter(|&i| bytes[i as usize] == b' ').collect();
-            let blocks = bytes.chunks(64).map(|block| {
-                block.iter().enumerate().fold(0u64, |bits, (i, &b)| bits | u64::from(b == b' ') << i)
-            });
-            for (block, expected) in bytes.chunks(64).zip(blocks) {
-                proptest::prop_assert_eq!(space_bits(block), expected);
-                proptest::prop_assert_eq!(space_bits_portable(block), expected);
+            for sixteen in bytes.chunks_exact(16) {
+                let expected = sixteen
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |bits, (i, b)| bits | u32::from(b"/?#".contains(b)) << i);
+                proptest::prop_assert_eq!(mask16(sixteen, [b'/', b'?', b'#']), expected);
+                proptest::prop_assert_eq!(mask16_portable(sixteen, [b'/', b'?', b'#']), expected);
             }
+            let prefix = &bytes[..bytes.len().min(64)];
+            let expected = prefix
+                .iter()
+                .enumerate()
+                .fold(0u64, |bits, (i, &b)| bits | u64::from(b == b' ') << i);
+            proptest::prop_assert_eq!(space_bitmap(prefix), expected);
+            let mut out = [0u32; 64];
+            let expected: Vec<u32> =
+                (0..bytes.len() as u32).filter(|&i| bytes[i as usize] == b' ').collect();
             match space_positions(&bytes, &mut out) {
                 Some(count) => proptest::prop_assert_eq!(&out[..count], &expected[..]),
                 None => proptest::prop_assert!(expected.len() > 64),

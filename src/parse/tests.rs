@@ -472,3 +472,24 @@ fn a_reused_time_text_gives_its_own_time_and_a_new_one_is_parsed_afresh() {
         assert_eq!(seconds(&mut w3c, line.as_bytes()), expected, "{time}");
     }
 }
+
+proptest::proptest! {
+    // Hosts and users of every length put the third space before and after byte 64, where
+    // host_ident_user finds it from a bitmap or by searching.
+    #[test]
+    fn hosts_and_users_of_any_length(
+        client in "[a-z0-9.:]{1,70}",
+        ident in "[a-z-]{1,10}",
+        user in "[a-z-]{1,70}",
+        size in 0u64..10_000_000,
+    ) {
+        let line = format!(
+            "{client} {ident} {user} [10/Oct/2000:13:55:36 -0700] \"GET /a/b HTTP/1.1\" 204 {size}"
+        );
+        let r = record(LogFormat::Common, line.as_bytes());
+        proptest::prop_assert_eq!(r.client, client.as_bytes());
+        proptest::prop_assert_eq!(r.user, user.as_bytes());
+        proptest::prop_assert_eq!(r.status, 204);
+        proptest::prop_assert_eq!(r.bytes, size);
+    }
+}
