@@ -93,11 +93,13 @@ impl Layout {
         if count + 1 != self.width {
             return Err(ParseError::W3cColumns);
         }
-        let value = |column: Column| {
-            self.positions[column as usize].map(|i| nth_value(line, &spaces[..count], i))
+        let values = Values {
+            line,
+            spaces: &spaces[..count],
+            positions: &self.positions,
         };
-        // IIS writes `-` for a value it does not have.
-        let present = |column: Column| value(column).filter(|&v| v != b"-");
+        let value = |column| values.get(column);
+        let present = |column| values.present(column);
 
         let (Some(date), Some(time)) = (value(Column::Date), value(Column::Time)) else {
             return Err(ParseError::W3cHeader);
@@ -144,16 +146,35 @@ impl Layout {
     }
 }
 
-/// Value `i` of a line whose spaces are at `spaces`: it lies between space i - 1 and space i.
+/// The values of one line, cut out by column as they are asked for.
+struct Values<'a, 'l> {
+    line: &'a [u8],
+    /// Where the spaces between values are.
+    spaces: &'l [u32],
+    positions: &'l [Option<u8>; Column::COUNT],
+}
+
 // Inlined into each use: a call a column costs more than the cut.
-#[inline(always)]
-fn nth_value<'a>(line: &'a [u8], spaces: &[u32], i: u8) -> &'a [u8] {
-    let i = usize::from(i);
-    let start = if i == 0 {
-        0
-    } else {
-        spaces[i - 1] as usize + 1
-    };
-    let end = spaces.get(i).map_or(line.len(), |&end| end as usize);
-    &line[start..end]
+impl<'a> Values<'a, '_> {
+    /// The value of `column`, if the header names it. Value i lies between space i - 1 and
+    /// space i.
+    #[inline(always)]
+    fn get(&self, column: Column) -> Option<&'a [u8]> {
+        let i = usize::from(self.positions[column as usize]?);
+        let start = match i.checked_sub(1) {
+            Some(before) => self.spaces[before] as usize + 1,
+            None => 0,
+        };
+        let end = self
+            .spaces
+            .get(i)
+            .map_or(self.line.len(), |&end| end as usize);
+        Some(&self.line[start..end])
+    }
+
+    /// The value of `column` unless it is `-`, which IIS writes for a value it does not have.
+    #[inline(always)]
+    fn present(&self, column: Column) -> Option<&'a [u8]> {
+        self.get(column).filter(|&value| value != b"-")
+    }
 }
