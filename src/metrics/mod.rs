@@ -11,25 +11,25 @@
 //! operation per line), folding its counts into the registry on [`RequestRecorder::flush`],
 //! which the pipeline calls after every read of the log.
 
+mod histogram;
 mod sections;
 
 pub use crate::labels::{INVALID, OVERFLOW};
+pub use histogram::{ClassHistogram, LocalClassHistogram};
 pub use sections::SectionTable;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use prometheus::local::{LocalHistogram, LocalIntCounter};
-use prometheus::{
-    Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-};
+use prometheus::local::LocalIntCounter;
+use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
-use crate::labels::{method_index, method_label, status_class_label, INVALID_METHOD, METHOD_COUNT};
+use crate::labels::{method_index, method_label, INVALID_METHOD, METHOD_COUNT};
 use crate::parse::{section, Record, Request};
 
 /// Upper bounds of the response size histogram, in bytes.
-pub const RESPONSE_SIZE_BUCKETS: [f64; 10] = [100.0, 1e3, 5e3, 1e4, 5e4, 1e5, 5e5, 1e6, 5e6, 1e7];
+pub static RESPONSE_SIZE_BUCKETS: [f64; 10] = [100.0, 1e3, 5e3, 1e4, 5e4, 1e5, 5e5, 1e6, 5e6, 1e7];
 /// Upper bounds of the request duration histogram, in seconds.
-pub const DURATION_BUCKETS: [f64; 12] = [
+pub static DURATION_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
@@ -39,8 +39,8 @@ pub struct ExporterMetrics {
     /// The registry `/metrics` is encoded from.
     pub registry: Registry,
     requests: IntCounterVec,
-    response_size: HistogramVec,
-    duration: HistogramVec,
+    response_size: ClassHistogram,
+    duration: ClassHistogram,
     parse_errors: IntCounterVec,
     /// Lines read from the log, whatever they turned out to be.
     pub lines_read: IntCounter,
@@ -75,21 +75,15 @@ impl ExporterMetrics {
             ),
             &["section", "method", "status"],
         )?;
-        let response_size = HistogramVec::new(
-            HistogramOpts::new(
-                "accesslog_http_response_size_bytes",
-                "Size of HTTP responses read from the access log.",
-            )
-            .buckets(RESPONSE_SIZE_BUCKETS.to_vec()),
-            &["status_class"],
+        let response_size = ClassHistogram::new(
+            "accesslog_http_response_size_bytes",
+            "Size of HTTP responses read from the access log.",
+            &RESPONSE_SIZE_BUCKETS,
         )?;
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                "accesslog_http_request_duration_seconds",
-                "Time taken to serve HTTP requests, for log formats that record it.",
-            )
-            .buckets(DURATION_BUCKETS.to_vec()),
-            &["status_class"],
+        let duration = ClassHistogram::new(
+            "accesslog_http_request_duration_seconds",
+            "Time taken to serve HTTP requests, for log formats that record it.",
+            &DURATION_BUCKETS,
         )?;
         let parse_errors = IntCounterVec::new(
             Opts::new(
@@ -227,10 +221,8 @@ pub struct RequestRecorder {
     // Status codes (100–999) to ids 1, 2, … in order of first sight; 0: not seen yet.
     status_ids: Box<[u16; 1000]>,
     statuses_seen: u16,
-    // Indexed by the status code's first digit, 1–9; created on first use so that classes
-    // never seen expose no empty histogram.
-    response_size: [Option<LocalHistogram>; 10],
-    duration: [Option<LocalHistogram>; 10],
+    response_size: LocalClassHistogram,
+    duration: LocalClassHistogram,
     last_record_timestamp: Option<i64>,
 }
 
@@ -238,14 +230,14 @@ impl RequestRecorder {
     /// A recorder into `metrics` that keeps at most `max_sections` distinct sections.
     pub fn new(metrics: ExporterMetrics, max_sections: usize) -> RequestRecorder {
         RequestRecorder {
-            metrics,
             sections: SectionTable::new(max_sections),
             requests: Vec::new(),
             status_ids: Box::new([0; 1000]),
             statuses_seen: 0,
-            response_size: Default::default(),
-            duration: Default::default(),
+            response_size: metrics.response_size.local(),
+            duration: metrics.duration.local(),
             last_record_timestamp: None,
+            metrics,
         }
     }
 
@@ -254,9 +246,8 @@ impl RequestRecorder {
         for counter in self.requests.iter().flatten().flatten() {
             counter.flush();
         }
-        for histogram in self.response_size.iter().chain(&self.duration).flatten() {
-            histogram.flush();
-        }
+        self.response_size.flush();
+        self.duration.flush();
         if let Some(seconds) = self.last_record_timestamp.take() {
             self.metrics.last_record_timestamp.set(seconds as f64);
         }
@@ -295,19 +286,9 @@ impl RequestRecorder {
             .inc();
 
         let class = usize::from(record.status / 100);
-        let class_label = status_class_label(record.status);
-        self.response_size[class]
-            .get_or_insert_with(|| {
-                metrics
-                    .response_size
-                    .with_label_values(&[class_label])
-                    .local()
-            })
-            .observe(record.bytes as f64);
+        self.response_size.observe(class, record.bytes as f64);
         if let Some(duration) = record.duration {
-            self.duration[class]
-                .get_or_insert_with(|| metrics.duration.with_label_values(&[class_label]).local())
-                .observe(duration.as_secs_f64());
+            self.duration.observe(class, duration.as_secs_f64());
         }
         self.last_record_timestamp = Some(record.timestamp.unix_seconds);
     }
