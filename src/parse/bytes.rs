@@ -74,6 +74,60 @@ pub(super) fn space_positions(input: &[u8], out: &mut [u32]) -> Option<usize> {
     Some(count)
 }
 
+/// The decimal digits of `line` from `start` on, as a number, and how many there are (0 if
+/// none); `None` if the number does not fit in a `u64`.
+///
+/// The first eight bytes are read as one word: which of them are digits, and their value, come
+/// from a few word operations rather than a loop whose exit depends on how many there are.
+pub(super) fn leading_digits(line: &[u8], start: usize) -> Option<(u64, usize)> {
+    let available = line.len().checked_sub(start)?;
+    let word = if available >= 8 {
+        u64::from_le_bytes(line[start..start + 8].try_into().expect("eight bytes"))
+    } else if line.len() >= 8 {
+        // The line's last eight bytes, shifted so that the first is at `start`; zeros come in
+        // past the end, and a zero is not a digit.
+        let last = u64::from_le_bytes(line[line.len() - 8..].try_into().expect("eight bytes"));
+        last >> (8 * (8 - available))
+    } else {
+        return digits_from(line, start, 0, 0);
+    };
+    let values = word ^ u64::from_ne_bytes([b'0'; 8]);
+    // A byte is a digit when its value is below 10. Adding 0x76 to its low seven bits sets the
+    // high bit unless it is; that sum never carries into the next byte.
+    let not_digits =
+        (((values & LOW_SEVENS).wrapping_add(u64::from_ne_bytes([0x76; 8]))) | values) & HIGHS;
+    let count = not_digits.trailing_zeros() as usize / 8;
+    if count == 0 {
+        return Some((0, 0));
+    }
+    // The digits moved to the top of the word, zeros below them as leading zeros, then
+    // combined pairwise: 8 digits → 4 two-digit values → 2 four-digit values → 1.
+    let digits = (values << (8 * (8 - count))) & u64::from_ne_bytes([0x0f; 8]);
+    let pairs = (digits.wrapping_mul(10) + (digits >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_ffff_0000_ffff;
+    let value = (quads.wrapping_mul(10_000) + (quads >> 32)) & 0xffff_ffff;
+    if count < 8 {
+        return Some((value, count));
+    }
+    digits_from(line, start, value, count)
+}
+
+/// [`leading_digits`] a byte at a time, from `value` of the first `count` digits on.
+fn digits_from(
+    line: &[u8],
+    start: usize,
+    mut value: u64,
+    mut count: usize,
+) -> Option<(u64, usize)> {
+    while let Some(&digit @ b'0'..=b'9') = line.get(start + count) {
+        value = value
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+        count += 1;
+    }
+    Some((value, count))
+}
+
 /// Bit `i` set where byte `i` of `block` (at most 64 bytes) is a space.
 #[inline]
 pub(super) fn space_bitmap(block: &[u8]) -> u64 {
@@ -166,6 +220,25 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        #[test]
+        fn reads_digits_as_str_parse_does(
+            before in "[0-9 a]{0,10}",
+            digits in "[0-9]{0,24}",
+            after in "[- a0]{0,10}",
+        ) {
+            let line = format!("{before}{digits}{after}");
+            let start = before.len();
+            // What follows the digits may begin with more digits; count them in.
+            let all: String =
+                line[start..].chars().take_while(|c| c.is_ascii_digit()).collect();
+            let expected = if all.is_empty() {
+                Some((0, 0))
+            } else {
+                all.parse::<u64>().ok().map(|value| (value, all.len()))
+            };
+            proptest::prop_assert_eq!(leading_digits(line.as_bytes(), start), expected);
+        }
+
         #[test]
         fn finds_what_a_byte_loop_finds(
             // Needles among the bytes that could fool a word-at-a-time search: their

@@ -36,7 +36,9 @@ pub(super) fn parse<'a>(
         .filter(|_| matches!(rest.get(3), None | Some(b' ')))
         .ok_or(ParseError::Status)?;
     let status = parse_status(status)?;
-    let (bytes, rest) = leading_size(rest.get(4..).unwrap_or_default())?;
+    let size_start = line.len() - rest.len() + 4;
+    let (bytes, rest) = size_at(line, size_start)?;
+    let rest = line.get(rest..).unwrap_or_default();
 
     let (referer, user_agent) = match extras {
         Extras::Ignore => (None, None),
@@ -135,32 +137,19 @@ fn quoted(input: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
     Err(ParseError::UnterminatedQuote)
 }
 
-/// A response size at the start of `input`, digits or `-`, ended by a space or the end of the
-/// input: the size and what follows the space.
-///
-/// Read in one pass over the digits, where finding the end first and then reading what is
-/// before it goes over them twice.
-fn leading_size(input: &[u8]) -> Result<(u64, &[u8]), ParseError> {
-    let (size, end) = match input.first() {
-        Some(b'-') => (0, 1),
-        _ => {
-            let (mut size, mut digits) = (0u64, 0);
-            while let Some(&digit @ b'0'..=b'9') = input.get(digits) {
-                size = size
-                    .checked_mul(10)
-                    .and_then(|size| size.checked_add(u64::from(digit - b'0')))
-                    .ok_or(ParseError::Bytes)?;
-                digits += 1;
-            }
-            if digits == 0 {
-                return Err(ParseError::Bytes);
-            }
-            (size, digits)
-        }
+/// A response size at `start` in `line`, digits or `-`, ended by a space or the end of the
+/// line: the size and where what follows the space starts.
+fn size_at(line: &[u8], start: usize) -> Result<(u64, usize), ParseError> {
+    let (size, end) = match line.get(start) {
+        Some(b'-') => (0, start + 1),
+        _ => match bytes::leading_digits(line, start) {
+            Some((size, digits)) if digits > 0 => (size, start + digits),
+            _ => return Err(ParseError::Bytes),
+        },
     };
-    match input.get(end) {
-        None => Ok((size, &[])),
-        Some(b' ') => Ok((size, &input[end + 1..])),
+    match line.get(end) {
+        None => Ok((size, end)),
+        Some(b' ') => Ok((size, end + 1)),
         Some(_) => Err(ParseError::Bytes),
     }
 }

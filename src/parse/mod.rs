@@ -196,16 +196,6 @@ fn split_token(input: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-/// Digits only, as a number; `None` if empty, not all digits, or too large.
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 19 {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |acc, &b| {
-        b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
-    })
-}
-
 /// A three-digit status code, 100–999.
 fn parse_status(field: &[u8]) -> Result<u16, ParseError> {
     match *field {
@@ -216,14 +206,6 @@ fn parse_status(field: &[u8]) -> Result<u16, ParseError> {
         }
         _ => Err(ParseError::Status),
     }
-}
-
-/// A response size: digits, or `-` for none.
-fn parse_bytes(field: &[u8]) -> Result<u64, ParseError> {
-    if field == b"-" {
-        return Ok(0);
-    }
-    parse_decimal(field).ok_or(ParseError::Bytes)
 }
 
 /// Splits a request line `METHOD TARGET [PROTOCOL]` into its parts.

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use super::bytes;
 use super::time::W3cTimeCache;
-use super::{
-    parse_bytes, parse_decimal, parse_status, Line, ParseError, Record, Request, Timestamp,
-};
+use super::{parse_status, Line, ParseError, Record, Request, Timestamp};
 
 /// The columns a record is built from; all others are skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,13 +104,12 @@ impl Layout {
         };
         let status = value(Column::Status).ok_or(ParseError::Field("sc-status"))?;
         let status = parse_status(status)?;
-        let bytes = value(Column::Bytes).map_or(Ok(0), parse_bytes)?;
-        let duration = match present(Column::TimeTaken) {
-            Some(millis) => Some(Duration::from_millis(
-                parse_decimal(millis).ok_or(ParseError::Field("time-taken"))?,
-            )),
-            None => None,
-        };
+        let bytes = values
+            .number(Column::Bytes, ParseError::Bytes)?
+            .unwrap_or(0);
+        let duration = values
+            .number(Column::TimeTaken, ParseError::Field("time-taken"))?
+            .map(Duration::from_millis);
         let (method, stem, protocol) = (
             present(Column::Method),
             present(Column::UriStem),
@@ -160,6 +157,13 @@ impl<'a> Values<'a, '_> {
     /// space i.
     #[inline(always)]
     fn get(&self, column: Column) -> Option<&'a [u8]> {
+        let (start, end) = self.span(column)?;
+        Some(&self.line[start..end])
+    }
+
+    /// Where the value of `column` starts and ends in the line.
+    #[inline(always)]
+    fn span(&self, column: Column) -> Option<(usize, usize)> {
         let i = usize::from(self.positions[column as usize]?);
         let start = match i.checked_sub(1) {
             Some(before) => self.spaces[before] as usize + 1,
@@ -169,7 +173,21 @@ impl<'a> Values<'a, '_> {
             .spaces
             .get(i)
             .map_or(self.line.len(), |&end| end as usize);
-        Some(&self.line[start..end])
+        Some((start, end))
+    }
+
+    /// The value of `column` as a decimal number: `None` if the header does not name it or
+    /// it is `-`, an error if it is anything but digits.
+    #[inline(always)]
+    fn number(&self, column: Column, error: ParseError) -> Result<Option<u64>, ParseError> {
+        let Some((start, end)) = self.span(column) else {
+            return Ok(None);
+        };
+        match bytes::leading_digits(self.line, start) {
+            Some((value, digits)) if digits > 0 && start + digits == end => Ok(Some(value)),
+            _ if &self.line[start..end] == b"-" => Ok(None),
+            _ => Err(error),
+        }
     }
 
     /// The value of `column` unless it is `-`, which IIS writes for a value it does not have.
