@@ -3,9 +3,10 @@
 //! Tokens of a log line (hosts, users, statuses, sizes, methods, sections, quoted fields, W3C
 //! values) are short, where a general search's setup (memchr's dispatch through a function
 //! pointer) costs more than the search, and of varying length, where a loop over bytes
-//! mispredicts its exit once a token. Everything here reads sixteen bytes at once and turns
+//! mispredicts its exit once a token. The searches here read sixteen bytes at once and turn
 //! them into a bitmap of matches, one bit a byte: [`find_first`] for one token's end,
-//! [`space_positions`] for every separator of a W3C line.
+//! [`space_bitmap`] for the first few, [`space_positions`] for every separator of a W3C line.
+//! Numbers are read the same way, eight digits in a word: [`leading_digits`].
 //!
 //! On x86_64 the bitmap is two SSE2 instructions a needle (SSE2 is part of every x86_64 CPU, so
 //! nothing is detected at run time); elsewhere it is computed eight bytes at a time in a word.
@@ -60,17 +61,10 @@ pub(super) fn space_positions(input: &[u8], out: &mut [u32]) -> Option<usize> {
     };
     let mut blocks = input.chunks_exact(64);
     for (n, block) in (&mut blocks).enumerate() {
-        let bits = block
-            .chunks_exact(16)
-            .enumerate()
-            .fold(0, |bits, (i, sixteen)| {
-                bits | u64::from(mask16(sixteen, [b' '])) << (16 * i)
-            });
-        record(n * 64, bits)?;
+        record(n * 64, space_bitmap(block))?;
     }
     let offset = input.len() - blocks.remainder().len();
-    let bits = space_bitmap(blocks.remainder());
-    record(offset, bits)?;
+    record(offset, space_bitmap(blocks.remainder()))?;
     Some(count)
 }
 
@@ -93,7 +87,8 @@ pub(super) fn leading_digits(line: &[u8], start: usize) -> Option<(u64, usize)> 
     };
     let values = word ^ u64::from_ne_bytes([b'0'; 8]);
     // A byte is a digit when its value is below 10. Adding 0x76 to its low seven bits sets the
-    // high bit unless it is; that sum never carries into the next byte.
+    // high bit when they are 10 or more (a value with the high bit set already is kept by the
+    // `| values`); the sum never carries into the next byte.
     let not_digits =
         (((values & LOW_SEVENS).wrapping_add(u64::from_ne_bytes([0x76; 8]))) | values) & HIGHS;
     let count = not_digits.trailing_zeros() as usize / 8;
