@@ -126,15 +126,22 @@ fn digits_from(
 /// Bit `i` set where byte `i` of `block` (at most 64 bytes) is a space.
 #[inline]
 pub(super) fn space_bitmap(block: &[u8]) -> u64 {
+    bitmap(block, [b' '])
+}
+
+/// Bit `i` set where byte `i` of `block` (at most 64 bytes) is one of `needles`: a fixed number
+/// of steps for a block of a given length, whatever it holds.
+#[inline]
+pub(super) fn bitmap<const N: usize>(block: &[u8], needles: [u8; N]) -> u64 {
     debug_assert!(block.len() <= 64);
     let mut chunks = block.chunks_exact(16);
     let mut bits = 0;
     for (i, sixteen) in (&mut chunks).enumerate() {
-        bits |= u64::from(mask16(sixteen, [b' '])) << (16 * i);
+        bits |= u64::from(mask16(sixteen, needles)) << (16 * i);
     }
     match chunks.remainder().len() {
         0 => bits,
-        tail => bits | u64::from(tail_bits(block, tail, [b' '])) << (block.len() - tail),
+        tail => bits | u64::from(tail_bits(block, tail, needles)) << (block.len() - tail),
     }
 }
 

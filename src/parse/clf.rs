@@ -123,6 +123,13 @@ fn quoted(input: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
     let inner = input
         .strip_prefix(b"\"")
         .ok_or(ParseError::Field("quoted field"))?;
+    // Most fields end within 64 bytes: one bitmap of those finds the end without a loop
+    // whose exit depends on the field's length.
+    let first = bytes::bitmap(&inner[..inner.len().min(64)], [b'"', b'\\']);
+    let at = first.trailing_zeros() as usize;
+    if first != 0 && inner[at] == b'"' {
+        return Ok((&inner[..at], &inner[at + 1..]));
+    }
     let mut from = 0;
     while let Some(i) = bytes::find_first(&inner[from..], [b'"', b'\\']) {
         let at = from + i;
