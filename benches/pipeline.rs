@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use accesslog_exporter::generate::{LineFormat, TrafficGenerator};
-use accesslog_exporter::metrics::{ExporterMetrics, RequestRecorder};
+use accesslog_exporter::metrics::{ExporterMetrics, RequestRecorder, SeriesLimits};
 use accesslog_exporter::parse::{Line, LineParser, LogFormat, Record, Request, Timestamp};
 
 const LINES: i64 = 200_000;
@@ -99,7 +99,8 @@ fn main() {
             _ => None,
         })
         .collect();
-    let mut recorder = RequestRecorder::new(ExporterMetrics::new().unwrap(), 100);
+    let mut recorder =
+        RequestRecorder::new(ExporterMetrics::new().unwrap(), SeriesLimits::default());
     report(
         "record -> metrics (counted locally)",
         median(|| {
@@ -135,7 +136,7 @@ fn main() {
 
     // 10 sections x 10 methods x 10 statuses: 1,000 request series.
     let metrics = ExporterMetrics::new().unwrap();
-    let mut recorder = RequestRecorder::new(metrics.clone(), 100);
+    let mut recorder = RequestRecorder::new(metrics.clone(), SeriesLimits::default());
     let (sections, methods, statuses) = (
         (0..10).map(|i| format!("/s{i}/x")).collect::<Vec<_>>(),
         [

@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::generate::{LineFormat, Profile};
+use crate::metrics::SeriesLimits;
 use crate::monitor::{MonitorConfig, OutputFormat, Renderer};
 use crate::parse::LogFormat;
 use crate::tail::{StartAt, TailConfig};
@@ -79,8 +80,18 @@ pub struct ParseArgs {
     pub format: FormatArg,
 
     /// Distinct sections counted under their own label; later ones are counted as `(other)`.
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = SeriesLimits::default().sections)]
     pub max_sections: usize,
+
+    /// Distinct status codes counted under their own label; later ones are counted under their
+    /// class (`5xx`).
+    #[arg(long, value_name = "N", default_value_t = SeriesLimits::default().statuses)]
+    pub max_statuses: usize,
+
+    /// Request series (section × method × status) kept; a request that would start one more
+    /// is counted in the series of its status class with section and method `(other)`.
+    #[arg(long, value_name = "N", default_value_t = SeriesLimits::default().series)]
+    pub max_series: usize,
 
     /// Longest line kept, in bytes; longer lines are dropped and counted as parse errors.
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
@@ -345,8 +356,8 @@ pub enum Config {
 pub struct ParseConfig {
     /// The line format.
     pub format: LogFormat,
-    /// Sections with a label value of their own.
-    pub max_sections: usize,
+    /// Bounds on the label values and series of the request counter.
+    pub limits: SeriesLimits,
     /// The longest line kept.
     pub max_line_bytes: usize,
 }
@@ -466,7 +477,7 @@ impl TryFrom<Cli> for Config {
             Some(Command::Serve(args)) => serve_config(args).map(Config::Serve),
             Some(Command::Monitor(args)) => {
                 let input = input_config(args.input)?;
-                let monitor = monitor_settings(args.monitor, input.parse.max_sections)?;
+                let monitor = monitor_settings(args.monitor, input.parse.limits.sections)?;
                 Ok(Config::Monitor(MonitorRun { input, monitor }))
             }
             Some(Command::Replay(args)) => {
@@ -478,7 +489,7 @@ impl TryFrom<Cli> for Config {
                         args.reorder_tolerance,
                         0,
                     )?,
-                    monitor: monitor_settings(args.monitor, parse.max_sections)?,
+                    monitor: monitor_settings(args.monitor, parse.limits.sections)?,
                     parse,
                 }))
             }
@@ -518,7 +529,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, ConfigError> {
         listen_address: parse_listen_address(&args.web.listen_address)?,
         telemetry_path: telemetry_path(args.web.telemetry_path)?,
         one_shot: args.one_shot,
-        monitor: monitor_settings(args.monitor, input.parse.max_sections)?,
+        monitor: monitor_settings(args.monitor, input.parse.limits.sections)?,
         console: args.console,
         input,
     })
@@ -549,8 +560,14 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
 }
 
 fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
-    if args.max_sections == 0 {
-        return Err(invalid("--max-sections", "expected at least 1"));
+    for (flag, value) in [
+        ("--max-sections", args.max_sections),
+        ("--max-statuses", args.max_statuses),
+        ("--max-series", args.max_series),
+    ] {
+        if value == 0 {
+            return Err(invalid(flag, "expected at least 1"));
+        }
     }
     if !(256..=64 << 20).contains(&args.max_line_bytes) {
         return Err(invalid(
@@ -566,7 +583,11 @@ fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
     };
     Ok(ParseConfig {
         format,
-        max_sections: args.max_sections,
+        limits: SeriesLimits {
+            sections: args.max_sections,
+            statuses: args.max_statuses,
+            series: args.max_series,
+        },
         max_line_bytes: args.max_line_bytes,
     })
 }
@@ -705,8 +726,16 @@ mod tests {
         assert_eq!(c.listen_address, "0.0.0.0:10071".parse().unwrap());
         assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(
-            (c.input.parse.format, c.one_shot, c.input.parse.max_sections),
-            (LogFormat::Auto, false, 100)
+            (c.input.parse.format, c.one_shot, c.input.parse.limits),
+            (
+                LogFormat::Auto,
+                false,
+                SeriesLimits {
+                    sections: 100,
+                    statuses: 50,
+                    series: 10_000
+                }
+            )
         );
         assert!(!c.console);
         assert_eq!(c.monitor.config.threshold, 10.0);
@@ -753,6 +782,8 @@ mod tests {
     fn bad_values_name_their_flag() {
         for (args, flag) in [
             (&["--max-sections", "0"][..], "--max-sections"),
+            (&["--max-statuses", "0"], "--max-statuses"),
+            (&["--max-series", "0"], "--max-series"),
             (&["--max-line-bytes", "10"], "--max-line-bytes"),
             (&["--web.telemetry-path", "metrics"], "--web.telemetry-path"),
             (&["--web.telemetry-path", "/"], "--web.telemetry-path"),

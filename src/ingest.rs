@@ -6,7 +6,7 @@
 
 use prometheus::local::LocalIntCounter;
 
-use crate::metrics::{ExporterMetrics, RequestRecorder};
+use crate::metrics::{ExporterMetrics, RequestRecorder, SeriesLimits};
 use crate::parse::{Line, LineParser, LogFormat, Record};
 use crate::tail::{TailEvent, TailSink};
 
@@ -64,11 +64,11 @@ pub struct Ingest<C> {
 
 impl Ingest<RequestRecorder> {
     /// The exporter's pipeline: records counted into `metrics`.
-    pub fn exporter(format: LogFormat, metrics: ExporterMetrics, max_sections: usize) -> Self {
+    pub fn exporter(format: LogFormat, metrics: ExporterMetrics, limits: SeriesLimits) -> Self {
         Ingest::new(
             format,
             metrics.clone(),
-            RequestRecorder::new(metrics, max_sections),
+            RequestRecorder::new(metrics, limits),
         )
     }
 }
@@ -159,7 +159,8 @@ mod tests {
     #[test]
     fn a_scrape_never_shows_a_line_read_without_its_request() {
         let metrics = ExporterMetrics::new().unwrap();
-        let mut ingest = Ingest::exporter(LogFormat::Common, metrics.clone(), 100);
+        let mut ingest =
+            Ingest::exporter(LogFormat::Common, metrics.clone(), SeriesLimits::default());
         let reader = std::thread::spawn(move || {
             for i in 0..20_000 {
                 let line = format!(

@@ -14,7 +14,7 @@ use accesslog_exporter::cli::{
 };
 use accesslog_exporter::generate;
 use accesslog_exporter::ingest::Ingest;
-use accesslog_exporter::metrics::{ExporterMetrics, RequestRecorder};
+use accesslog_exporter::metrics::{ExporterMetrics, RequestRecorder, SeriesLimits};
 use accesslog_exporter::monitor::{LiveMonitor, ReplayMonitor};
 use accesslog_exporter::tail::{self, Follower, StartAt, StopHandle, TailConfig, TailSink, Tailer};
 use accesslog_exporter::web::{self, Site};
@@ -86,7 +86,7 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
     let metrics = ExporterMetrics::new()?;
     metrics.alert_threshold.set(config.monitor.config.threshold);
     let parse = &config.input.parse;
-    let mut ingest = Ingest::exporter(parse.format, metrics.clone(), parse.max_sections);
+    let mut ingest = Ingest::exporter(parse.format, metrics.clone(), parse.limits);
     read_file(&config.input.tail.path, parse, &mut ingest)?;
     io::stdout()
         .lock()
@@ -118,7 +118,7 @@ fn run_server(config: ServeConfig) -> Result<(), Error> {
     let console = config
         .console
         .then(|| LiveMonitor::new(monitor.config, monitor.renderer, io::stdout()));
-    let recorder = RequestRecorder::new(metrics.clone(), parse.max_sections);
+    let recorder = RequestRecorder::new(metrics.clone(), parse.limits);
     let ingest = Ingest::new(parse.format, metrics.clone(), (recorder, console));
     let (stop_following, follower) = start_following(&config.input, ingest)?;
 
@@ -248,7 +248,7 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
             },
             parse: ParseConfig {
                 format: accesslog_exporter::parse::LogFormat::Combined,
-                max_sections: 100,
+                limits: SeriesLimits::default(),
                 max_line_bytes: 64 * 1024,
             },
             poll_interval: std::time::Duration::from_millis(250),

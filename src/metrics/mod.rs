@@ -1,29 +1,33 @@
 //! The metrics the exporter exposes, in a registry built per exporter (never a global one).
 //!
-//! Label sets are bounded whatever the log holds:
-//! - `section`: at most `max_sections` distinct values seen first, then [`OVERFLOW`]; requests
+//! Label sets are bounded whatever the log holds ([`SeriesLimits`]):
+//! - `section`: at most `sections` distinct values seen first, then [`OVERFLOW`]; requests
 //!   the server could not read are [`INVALID`].
 //! - `method`: the nine methods of RFC 9110 and RFC 5789, then [`OVERFLOW`]; [`INVALID`] as above.
-//! - `status`: the three-digit code (100–999). `status_class`: `1xx` … `9xx`.
+//! - `status`: the three-digit code (100–999) for the first `statuses` codes seen, then the
+//!   code's class (`5xx`). `status_class`: `1xx` … `9xx`.
+//! - and at most `series` request series, then one overflow series a status class.
 //!
-//! [`RequestRecorder`] keeps a handle per series it has seen, so counting a record is a hash
-//! lookup, not a label lookup in the client library; and it counts locally (no atomic
+//! [`RequestRecorder`] keeps a handle per series it has seen, so counting a record is indexing,
+//! not a label lookup in the client library; and it counts locally (no atomic
 //! operation per line), folding its counts into the registry on [`RequestRecorder::flush`],
 //! which the pipeline calls after every read of the log.
 
 mod histogram;
 mod sections;
+mod statuses;
 
 pub use crate::labels::{INVALID, OVERFLOW};
 pub use histogram::{ClassHistogram, LocalClassHistogram};
 pub use sections::SectionTable;
+pub use statuses::StatusTable;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use prometheus::local::LocalIntCounter;
 use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
-use crate::labels::{method_index, method_label, INVALID_METHOD, METHOD_COUNT};
+use crate::labels::{method_index, method_label, status_class_label, INVALID_METHOD, METHOD_COUNT};
 use crate::parse::{section, Record, Request};
 
 /// Upper bounds of the response size histogram, in bytes.
@@ -206,6 +210,37 @@ impl ExporterMetrics {
     }
 }
 
+/// Bounds on the label values and series of `accesslog_http_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesLimits {
+    /// Sections with a label value of their own; later ones are [`OVERFLOW`].
+    pub sections: usize,
+    /// Status codes with a label value of their own; later ones are their class, `5xx`.
+    pub statuses: usize,
+    /// Request series; a record that would start one more counts in the series of its status
+    /// class with section and method [`OVERFLOW`].
+    pub series: usize,
+}
+
+impl Default for SeriesLimits {
+    fn default() -> Self {
+        SeriesLimits {
+            sections: 100,
+            statuses: 50,
+            series: 10_000,
+        }
+    }
+}
+
+impl SeriesLimits {
+    /// The most series `accesslog_http_requests_total` can have: the series cap and one
+    /// overflow series per status class, or every combination of the label values if fewer.
+    pub fn max_request_series(&self) -> usize {
+        let combinations = (self.sections + 2) * METHOD_COUNT * (self.statuses + 9);
+        combinations.min(self.series + 9)
+    }
+}
+
 /// Counts records into the metrics, keeping a local counter per series seen.
 ///
 /// # Performance
@@ -218,22 +253,26 @@ pub struct RequestRecorder {
     // (`section * METHOD_COUNT + method`), then by status id: indexing, where hashing the
     // three or searching the statuses costs more than the counting.
     requests: Vec<Vec<Option<LocalIntCounter>>>,
-    // Status codes (100–999) to ids 1, 2, … in order of first sight; 0: not seen yet.
-    status_ids: Box<[u16; 1000]>,
-    statuses_seen: u16,
+    statuses: StatusTable,
+    series: usize,
+    max_series: usize,
+    // Counted in once `max_series` series exist, by status class.
+    overflow: [Option<LocalIntCounter>; 10],
     response_size: LocalClassHistogram,
     duration: LocalClassHistogram,
     last_record_timestamp: Option<i64>,
 }
 
 impl RequestRecorder {
-    /// A recorder into `metrics` that keeps at most `max_sections` distinct sections.
-    pub fn new(metrics: ExporterMetrics, max_sections: usize) -> RequestRecorder {
+    /// A recorder into `metrics` that keeps within `limits`.
+    pub fn new(metrics: ExporterMetrics, limits: SeriesLimits) -> RequestRecorder {
         RequestRecorder {
-            sections: SectionTable::new(max_sections),
+            sections: SectionTable::new(limits.sections),
             requests: Vec::new(),
-            status_ids: Box::new([0; 1000]),
-            statuses_seen: 0,
+            statuses: StatusTable::new(limits.statuses),
+            series: 0,
+            max_series: limits.series,
+            overflow: Default::default(),
             response_size: metrics.response_size.local(),
             duration: metrics.duration.local(),
             last_record_timestamp: None,
@@ -243,7 +282,13 @@ impl RequestRecorder {
 
     /// Folds what was counted since the last flush into the registry.
     pub fn flush(&mut self) {
-        for counter in self.requests.iter().flatten().flatten() {
+        for counter in self
+            .requests
+            .iter()
+            .flatten()
+            .chain(&self.overflow)
+            .flatten()
+        {
             counter.flush();
         }
         self.response_size.flush();
@@ -266,24 +311,15 @@ impl RequestRecorder {
             self.requests.resize_with(pair + 1, Vec::new);
         }
         // The parser gives 100–999; anything else would be a bug, caught by the index.
-        let status = usize::from(record.status);
-        if self.status_ids[status] == 0 {
-            self.statuses_seen += 1;
-            self.status_ids[status] = self.statuses_seen;
-        }
-        let status_id = usize::from(self.status_ids[status]);
+        let status = self.statuses.id(record.status);
         let counters = &mut self.requests[pair];
-        if status_id >= counters.len() {
-            counters.resize_with(status_id + 1, || None);
+        if status >= counters.len() {
+            counters.resize_with(status + 1, || None);
         }
-        let (metrics, sections) = (&self.metrics, &self.sections);
-        counters[status_id]
-            .get_or_insert_with(|| {
-                let status = record.status.to_string();
-                let labels = [sections.label(section), method_label(method), &status];
-                metrics.requests.with_label_values(&labels).local()
-            })
-            .inc();
+        match &mut counters[status] {
+            Some(counter) => counter.inc(),
+            None => self.count_in_new_series(section, method, status, record.status),
+        }
 
         let class = usize::from(record.status / 100);
         self.response_size.observe(class, record.bytes as f64);
@@ -291,6 +327,31 @@ impl RequestRecorder {
             self.duration.observe(class, duration.as_secs_f64());
         }
         self.last_record_timestamp = Some(record.timestamp.unix_seconds);
+    }
+
+    #[cold]
+    fn count_in_new_series(&mut self, section: u32, method: u8, status_id: usize, status: u16) {
+        let metrics = &self.metrics;
+        if self.series >= self.max_series {
+            let class = status_class_label(status);
+            self.overflow[usize::from(status / 100)]
+                .get_or_insert_with(|| {
+                    let labels = [OVERFLOW, OVERFLOW, class];
+                    metrics.requests.with_label_values(&labels).local()
+                })
+                .inc();
+            return;
+        }
+        self.series += 1;
+        let labels = [
+            self.sections.label(section),
+            method_label(method),
+            self.statuses.label(status_id),
+        ];
+        let counter = metrics.requests.with_label_values(&labels).local();
+        counter.inc();
+        let pair = section as usize * METHOD_COUNT + usize::from(method);
+        self.requests[pair][status_id] = Some(counter);
     }
 
     /// The section table, for inspection.

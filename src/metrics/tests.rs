@@ -2,7 +2,11 @@ use super::*;
 use crate::parse::{Line, LineParser, LogFormat};
 
 fn recorder(max_sections: usize) -> RequestRecorder {
-    RequestRecorder::new(ExporterMetrics::new().unwrap(), max_sections)
+    let limits = SeriesLimits {
+        sections: max_sections,
+        ..SeriesLimits::default()
+    };
+    RequestRecorder::new(ExporterMetrics::new().unwrap(), limits)
 }
 
 fn feed(recorder: &mut RequestRecorder, lines: &[&[u8]]) {
@@ -158,4 +162,51 @@ fn health_series_exist_from_the_start() {
         "accesslog_exporter_build_info{{version=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION")
     )));
+}
+
+#[test]
+fn every_request_counts_within_the_series_bound_whatever_the_labels() {
+    let limits = SeriesLimits {
+        sections: 3,
+        statuses: 4,
+        series: 20,
+    };
+    let mut r = RequestRecorder::new(ExporterMetrics::new().unwrap(), limits);
+    let mut rng = fastrand::Rng::with_seed(7);
+    let methods = ["GET", "POST", "PROPFIND", "get", "BREW"];
+    let total = 5_000;
+    for _ in 0..total {
+        let line = clf(
+            &format!(
+                "{} /s{}/x HTTP/1.1",
+                methods[rng.usize(..methods.len())],
+                rng.u32(..50)
+            ),
+            rng.u16(100..1000),
+            rng.u64(..1_000_000),
+        );
+        feed(&mut r, &[&line]);
+    }
+    let text = r.metrics.encode();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("accesslog_http_requests_total{"))
+        .collect();
+    assert!(
+        series.len() <= limits.max_request_series(),
+        "{} series",
+        series.len()
+    );
+    assert!(series.len() > limits.series, "the cap was reached");
+    let counted: f64 = series
+        .iter()
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(counted, total as f64);
+    for class in 1..=9 {
+        let overflow = format!(
+            r#"accesslog_http_requests_total{{method="(other)",section="(other)",status="{class}xx"}}"#
+        );
+        assert!(series_value(&text, &overflow).is_some(), "{overflow}");
+    }
 }
