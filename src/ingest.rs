@@ -187,4 +187,77 @@ mod tests {
             20_000.0
         );
     }
+
+    /// Lines of every shape the parsers know, for mutating.
+    const REAL_LINES: [&[u8]; 7] = [
+        b"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326",
+        b"2001:db8::1 - - [24/Nov/2026:10:00:00 +0000] \"POST /api/v1?q=\\\"x\\\" HTTP/1.1\" 201 - \"https://r/\" \"Mozilla/5.0\"",
+        b"h - - [24/Nov/2026:10:00:00 +0000] \"-\" 408 0",
+        b"#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes time-taken",
+        b"2026-11-24 10:00:00 192.0.2.1 GET /a/b 200 512 15",
+        b"2026-11-24 10:00:01 192.0.2.1 - - 400 - -",
+        b"#Software: Microsoft Internet Information Services 10.0",
+    ];
+
+    fn log_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let mutated_line = (
+            proptest::sample::select(&REAL_LINES[..]),
+            proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 0..4),
+            any::<proptest::sample::Index>(),
+            any::<bool>(),
+        )
+            .prop_map(|(line, edits, cut, cut_short)| {
+                let mut line = line.to_vec();
+                for (at, byte) in edits {
+                    let at = at.index(line.len());
+                    line[at] = byte;
+                }
+                if cut_short {
+                    line.truncate(cut.index(line.len() + 1));
+                }
+                line.push(b'\n');
+                line
+            });
+        prop_oneof![
+            proptest::collection::vec(mutated_line, 0..30).prop_map(|lines| lines.concat()),
+            proptest::collection::vec(any::<u8>(), 0..2_000),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2_000, ..Default::default() })]
+        /// Every line read is exactly one of a request, a parse error or a directive, whatever
+        /// the bytes, the format, or where the reads cut them; and nothing panics.
+        #[test]
+        fn every_line_is_counted_once_as_one_thing(
+            log in log_bytes(),
+            format in proptest::sample::select(
+                vec![LogFormat::Auto, LogFormat::Common, LogFormat::Combined, LogFormat::W3c]
+            ),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let metrics = ExporterMetrics::new().unwrap();
+            let limits = SeriesLimits { sections: 4, statuses: 3, series: 10 };
+            let mut ingest = Ingest::exporter(format, metrics.clone(), limits);
+            let mut splitter = crate::tail::LineSplitter::new(256);
+            let cut = cut.index(log.len() + 1);
+            splitter.push(&log[..cut], &mut ingest);
+            splitter.push(&log[cut..], &mut ingest);
+            splitter.finish(&mut ingest);
+            ingest.polled();
+
+            let text = metrics.encode();
+            let lines_read = sum(&text, "accesslog_lines_read_total");
+            proptest::prop_assert_eq!(
+                lines_read,
+                sum(&text, "accesslog_http_requests_total")
+                    + sum(&text, "accesslog_parse_errors_total")
+                    + sum(&text, "accesslog_directives_total")
+            );
+            let newlines = log.iter().filter(|&&b| b == b'\n').count();
+            let unfinished = log.last().is_some_and(|&b| b != b'\n');
+            proptest::prop_assert_eq!(lines_read, (newlines + usize::from(unfinished)) as f64);
+        }
+    }
 }

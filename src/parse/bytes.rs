@@ -75,7 +75,9 @@ pub(super) fn space_positions(input: &[u8], out: &mut [u32]) -> Option<usize> {
 /// from a few word operations rather than a loop whose exit depends on how many there are.
 pub(super) fn leading_digits(line: &[u8], start: usize) -> Option<(u64, usize)> {
     let available = line.len().checked_sub(start)?;
-    let word = if available >= 8 {
+    let word = if available == 0 {
+        return Some((0, 0));
+    } else if available >= 8 {
         u64::from_le_bytes(line[start..start + 8].try_into().expect("eight bytes"))
     } else if line.len() >= 8 {
         // The line's last eight bytes, shifted so that the first is at `start`; zeros come in
@@ -220,6 +222,15 @@ fn byte_bits(high_bits: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_digits_at_or_past_the_end_of_a_line() {
+        let line = b"GET / HTTP/1.1\" 12345678 200 ";
+        assert_eq!(leading_digits(line, line.len()), Some((0, 0)));
+        assert_eq!(leading_digits(line, line.len() + 1), None);
+        assert_eq!(leading_digits(b"123", 3), Some((0, 0)));
+        assert_eq!(leading_digits(line, line.len() - 4), Some((200, 3)));
+    }
 
     proptest::proptest! {
         #[test]

@@ -259,6 +259,16 @@ fn parse_errors() {
             b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1x",
             ParseError::Bytes,
         ),
+        // Found by the pipeline property test: with nothing after the status's space, the
+        // size was once read from the line's last eight bytes.
+        (
+            b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET /91\" 200 ",
+            ParseError::Bytes,
+        ),
+        (
+            b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET /91\" 200",
+            ParseError::Bytes,
+        ),
         (
             b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200",
             ParseError::Bytes,
