@@ -304,10 +304,7 @@ fn check_readable(path: &Path) -> Result<(), Error> {
         path: path.to_owned(),
         source,
     };
-    match File::open(path) {
-        Ok(file) if file.metadata().map_err(error)?.is_dir() => {
-            Err(error(io::Error::other("is a directory, expected a file")))
-        }
+    match tail::open_log(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(error(e)),

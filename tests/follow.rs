@@ -264,3 +264,158 @@ fn without_file_system_events_polling_still_finds_the_log() {
     let text = settle(&exporter, &path, 3.0);
     assert_eq!(value(&text, &get_200("/polled")), Some(3.0));
 }
+
+fn run(program: &str, args: &[&std::ffi::OsStr]) {
+    let status = std::process::Command::new(program)
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{program} {args:?}");
+}
+
+#[test]
+fn a_fifo_or_a_directory_at_the_log_path_is_reported_and_following_goes_on() {
+    let log = log();
+    append(&log.path, &lines("before", 2));
+    let mut exporter = start(&log, &["--from-beginning"]);
+    exporter.wait_for_value(LINES, 2.0);
+
+    // A FIFO must not be opened as a log: opening it would wait for a writer, forever.
+    let rotated = log.path.with_extension("log.1");
+    fs::rename(&log.path, &rotated).unwrap();
+    run("mkfifo", &[log.path.as_os_str()]);
+    exporter.wait_for_stderr("is a FIFO, expected a regular file");
+    // The server goes on in the rotated file for a while: still read.
+    append(&rotated, &lines("rotated", 1));
+    let text = exporter.wait_for_value(LINES, 3.0);
+    assert_eq!(value(&text, "accesslog_log_file_open"), Some(0.0));
+
+    fs::remove_file(&log.path).unwrap();
+    fs::create_dir(&log.path).unwrap();
+    exporter.wait_for_stderr("is a directory, expected a regular file");
+
+    fs::remove_dir(&log.path).unwrap();
+    append(&log.path, &lines("after", 3));
+    let text = settle(&exporter, &log.path, 6.0);
+    assert_eq!(value(&text, &get_200("/after")), Some(3.0));
+    assert_eq!(value(&text, "accesslog_log_file_open"), Some(1.0));
+}
+
+#[test]
+fn a_symlink_that_changes_target_is_followed_like_a_rotation() {
+    // logrotate's olddir, or a dated log with a stable link to it.
+    let log = log();
+    let dir = log.path.parent().unwrap();
+    let (monday, tuesday) = (
+        dir.join("access-monday.log"),
+        dir.join("access-tuesday.log"),
+    );
+    append(&monday, &lines("monday", 2));
+    std::os::unix::fs::symlink(&monday, &log.path).unwrap();
+    let exporter = start(&log, &["--from-beginning"]);
+    exporter.wait_for_value(LINES, 2.0);
+
+    append(&tuesday, "");
+    let link = dir.join("access.log.new");
+    std::os::unix::fs::symlink(&tuesday, &link).unwrap();
+    fs::rename(&link, &log.path).unwrap();
+    append(&tuesday, &lines("tuesday", 3));
+    // The server has not reopened its log yet.
+    append(&monday, &lines("monday", 1));
+    let text = settle(&exporter, &log.path, 6.0);
+    assert_eq!(value(&text, &get_200("/monday")), Some(3.0));
+    assert_eq!(value(&text, &get_200("/tuesday")), Some(3.0));
+    assert_eq!(
+        value(&text, "accesslog_log_rotations_total{kind=\"rename\"}"),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn nul_bytes_and_a_100_mb_line_without_newline_are_counted_and_following_goes_on() {
+    let log = log();
+    append(&log.path, "");
+    let mut exporter = start(&log, &[]);
+    exporter.wait_for_stderr("from byte");
+    // What a crash leaves in a log on some file systems: a block of zeros.
+    let mut zeros = vec![0u8; 4096];
+    zeros.push(b'\n');
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&log.path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &zeros))
+        .unwrap();
+    // 100 MB with no newline yet: held up to --max-line-bytes, the rest skipped.
+    {
+        let mut file = fs::OpenOptions::new().append(true).open(&log.path).unwrap();
+        let block = vec![b'x'; 1 << 20];
+        for _ in 0..100 {
+            std::io::Write::write_all(&mut file, &block).unwrap();
+        }
+    }
+    append(&log.path, "\n");
+    let text = settle(&exporter, &log.path, 2.0);
+    assert_eq!(
+        value(&text, "accesslog_parse_errors_total{reason=\"too_long\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, "accesslog_parse_errors_total{reason=\"syntax\"}"),
+        Some(1.0),
+        "the zeros"
+    );
+    let status = fs::read_to_string(format!("/proc/{}/status", exporter.pid())).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(
+        peak_kib < 64 * 1024,
+        "peak RSS {peak_kib} KiB after a 100 MB line"
+    );
+}
+
+#[test]
+fn read_permission_removed_while_followed() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let log = log();
+    mode(log.path.parent().unwrap(), 0o755);
+    append(&log.path, &lines("first", 2));
+    mode(&log.path, 0o644);
+    let mut exporter = Exporter::start_unprivileged([
+        "--log-file".as_ref(),
+        log.path.as_os_str(),
+        "--from-beginning".as_ref(),
+    ]);
+    exporter.wait_for_value(LINES, 2.0);
+
+    // What is open stays readable: permissions are checked when a file is opened.
+    mode(&log.path, 0o000);
+    append(&log.path, &lines("first", 1));
+    exporter.wait_for_value(LINES, 3.0);
+
+    // A new log the exporter may not read: said once, and waited for.
+    let rotated = log.path.with_extension("log.1");
+    fs::rename(&log.path, &rotated).unwrap();
+    append(&log.path, &lines("second", 2));
+    mode(&log.path, 0o000);
+    let said = exporter.wait_for_stderr("ermission denied");
+    assert!(said.contains(log.path.to_str().unwrap()), "{said}");
+    let text = exporter.wait_for_value("accesslog_log_file_open", 0.0);
+    assert_eq!(value(&text, LINES), Some(3.0));
+
+    mode(&log.path, 0o644);
+    let text = settle(&exporter, &log.path, 5.0);
+    assert_eq!(value(&text, &get_200("/second")), Some(2.0));
+    assert_eq!(value(&text, "accesslog_log_file_open"), Some(1.0));
+    let denials = exporter
+        .stderr_seen
+        .iter()
+        .filter(|l| l.contains("ermission denied"))
+        .count();
+    assert_eq!(denials, 1, "{:#?}", exporter.stderr_seen);
+}

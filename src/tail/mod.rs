@@ -172,7 +172,7 @@ pub struct Tailer {
     chunk: Box<[u8]>,
     first_poll: bool,
     missing_reported: bool,
-    unreadable_reported: Option<io::ErrorKind>,
+    unreadable_reported: Option<String>,
 }
 
 impl Tailer {
@@ -264,10 +264,6 @@ impl Tailer {
         if self.current.as_ref().map(|c| c.identity) == Some(identity) {
             return;
         }
-        if metadata.is_dir() {
-            return self
-                .report_unreadable(io::Error::other("is a directory, not a log file"), sink);
-        }
         let start = self.start_offset_for_new_file();
         let mut opened = match open_at(path, start, self.config.max_line_bytes) {
             Ok(opened) => opened,
@@ -308,8 +304,9 @@ impl Tailer {
     }
 
     fn report_unreadable(&mut self, error: io::Error, sink: &mut impl TailSink) {
-        if self.unreadable_reported != Some(error.kind()) {
-            self.unreadable_reported = Some(error.kind());
+        let message = error.to_string();
+        if self.unreadable_reported.as_ref() != Some(&message) {
+            self.unreadable_reported = Some(message);
             sink.event(TailEvent::Unreadable {
                 path: &self.config.path,
                 error: &error,
@@ -318,14 +315,35 @@ impl Tailer {
     }
 }
 
+/// Opens the log at `path` for reading: a regular file, or an error saying what else it is.
+///
+/// The open does not block: opening a FIFO for reading would wait for a writer, and the
+/// follower with it.
+pub fn open_log(path: &Path) -> io::Result<(File, Metadata)> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    let kind = metadata.file_type();
+    let other = match () {
+        () if kind.is_file() => return Ok((file, metadata)),
+        () if kind.is_dir() => "a directory",
+        () if kind.is_fifo() => "a FIFO",
+        () if kind.is_socket() => "a socket",
+        () if kind.is_char_device() || kind.is_block_device() => "a device",
+        () => "not a file",
+    };
+    Err(io::Error::other(format!(
+        "is {other}, expected a regular file"
+    )))
+}
+
 /// Opens `path` at `offset`, or at its end for `None`, and takes the identity of what was
 /// opened (not of what the path named a moment before).
 fn open_at(path: &Path, offset: Option<u64>, max_line_bytes: usize) -> io::Result<OpenFile> {
-    let mut file = File::open(path)?;
-    let metadata = file.metadata()?;
-    if metadata.is_dir() {
-        return Err(io::Error::other("is a directory, not a log file"));
-    }
+    let (mut file, metadata) = open_log(path)?;
     let offset = offset.unwrap_or(metadata.len());
     file.seek(SeekFrom::Start(offset))?;
     Ok(OpenFile {

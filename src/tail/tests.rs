@@ -197,7 +197,7 @@ fn a_directory_at_the_path_is_reported_once() {
     f.poll();
     assert_eq!(
         f.seen.events,
-        ["unreadable: is a directory, not a log file"]
+        ["unreadable: is a directory, expected a regular file"]
     );
     fs::remove_dir(&f.path).unwrap();
     append(&f.path, "x\n");

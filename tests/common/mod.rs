@@ -32,7 +32,32 @@ impl Exporter {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut child = Command::new(binary())
+        Exporter::start_command(Command::new(binary()), args)
+    }
+
+    /// [`Exporter::start`] as an unprivileged user (nobody) when the tests run as root, who
+    /// reads every file whatever its mode, as a packaged service would run.
+    pub fn start_unprivileged<I, S>(args: I) -> Exporter
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let command = if is_root() {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", binary()]);
+            c
+        } else {
+            Command::new(binary())
+        };
+        Exporter::start_command(command, args)
+    }
+
+    fn start_command<I, S>(mut command: Command, args: I) -> Exporter
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut child = command
             .args(args)
             .args(["--web.listen-address", "127.0.0.1:0"])
             .stdin(Stdio::null())
@@ -225,4 +250,10 @@ pub fn require_program(program: &str) -> Option<std::path::PathBuf> {
         eprintln!("skipping: {program} is not installed");
     }
     found
+}
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    let id = Command::new("id").arg("-u").output().expect("id -u");
+    String::from_utf8_lossy(&id.stdout).trim() == "0"
 }
