@@ -170,6 +170,11 @@ pub struct ServeArgs {
     #[arg(long)]
     pub console: bool,
 
+    /// Keep where reading has got to (as of the last scrape) in this file, and resume from it
+    /// after a restart.
+    #[arg(long, value_name = "PATH")]
+    pub position_file: Option<PathBuf>,
+
     #[command(flatten)]
     #[allow(missing_docs)]
     pub monitor: MonitorArgs,
@@ -397,6 +402,8 @@ pub struct ServeConfig {
     pub monitor: MonitorSettings,
     /// Print the monitor to stdout too.
     pub console: bool,
+    /// Where the read position is kept between runs.
+    pub position_file: Option<PathBuf>,
 }
 
 /// `monitor`.
@@ -531,6 +538,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, ConfigError> {
         one_shot: args.one_shot,
         monitor: monitor_settings(args.monitor, input.parse.limits.sections)?,
         console: args.console,
+        position_file: args.position_file,
         input,
     })
 }
@@ -553,6 +561,7 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
             },
             max_line_bytes: parse.max_line_bytes,
             rotate_wait: args.rotate_wait,
+            resume: None,
         },
         parse,
         poll_interval: args.poll_interval,

@@ -6,9 +6,10 @@
 
 use prometheus::local::LocalIntCounter;
 
+use crate::checkpoint::Checkpoints;
 use crate::metrics::{ExporterMetrics, RequestRecorder, SeriesLimits};
 use crate::parse::{Line, LineParser, LogFormat, Record};
-use crate::tail::{TailEvent, TailSink};
+use crate::tail::{Position, TailEvent, TailSink};
 
 /// Something that uses parsed records.
 pub trait RecordConsumer {
@@ -60,6 +61,7 @@ pub struct Ingest<C> {
     // Counted locally and folded in after the consumer's counts, so that a scrape showing N
     // lines read shows all N counted.
     lines_read: LocalIntCounter,
+    checkpoints: Option<Checkpoints>,
 }
 
 impl Ingest<RequestRecorder> {
@@ -82,7 +84,14 @@ impl<C: RecordConsumer> Ingest<C> {
             consumer,
             metrics,
             lines_read,
+            checkpoints: None,
         }
+    }
+
+    /// Publishes to `checkpoints` how far the log has been read and counted.
+    pub fn with_checkpoints(mut self, checkpoints: Checkpoints) -> Self {
+        self.checkpoints = Some(checkpoints);
+        self
     }
 
     /// The consumer, once the input is done.
@@ -105,6 +114,12 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
         let _whole = self.metrics.fold();
         self.consumer.tick();
         self.lines_read.flush();
+    }
+
+    fn read_to(&mut self, position: Position) {
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.read_to(position);
+        }
     }
 
     fn event(&mut self, event: TailEvent<'_>) {

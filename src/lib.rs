@@ -14,6 +14,7 @@
 //! Data flows one way: bytes → record → (metrics, monitor). `main.rs` wires these together.
 #![deny(missing_docs)]
 
+pub mod checkpoint;
 pub mod cli;
 pub mod generate;
 pub mod ingest;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use accesslog_exporter::checkpoint::{self, Checkpoints};
 use accesslog_exporter::cli::{
     Cli, Config, DemoConfig, GenerateConfig, InputConfig, MonitorRun, ParseConfig, ReplayRun,
     ServeConfig,
@@ -38,7 +39,13 @@ enum Error {
     Runtime(io::Error),
     #[error("registering metrics: {0}")]
     Registration(#[from] prometheus::Error),
+    #[error("--position-file {}: {source}", path.display())]
+    PositionFile { path: PathBuf, source: io::Error },
 }
+
+/// How often the read position is saved with `--position-file`: the lines read in this long
+/// before the last scrape may be counted twice after a crash.
+const POSITION_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -101,8 +108,19 @@ fn read_file(path: &Path, parse: &ParseConfig, sink: &mut impl TailSink) -> Resu
     })
 }
 
-fn run_server(config: ServeConfig) -> Result<(), Error> {
+fn run_server(mut config: ServeConfig) -> Result<(), Error> {
     check_readable(&config.input.tail.path)?;
+    if let Some(path) = &config.position_file {
+        let error = |source| Error::PositionFile {
+            path: path.clone(),
+            source,
+        };
+        config.input.tail.resume = tail::position::load(path).map_err(error)?;
+        // Fail now, not at the first save, if the position cannot be written there.
+        let probe = path.with_extension("tmp");
+        std::fs::write(&probe, b"").map_err(error)?;
+        let _ = std::fs::remove_file(probe);
+    }
     let listener = std::net::TcpListener::bind(config.listen_address)
         .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         .map_err(|source| Error::Listen {
@@ -119,12 +137,34 @@ fn run_server(config: ServeConfig) -> Result<(), Error> {
         .console
         .then(|| LiveMonitor::new(monitor.config, monitor.renderer, io::stdout()));
     let recorder = RequestRecorder::new(metrics.clone(), parse.limits);
-    let ingest = Ingest::new(parse.format, metrics.clone(), (recorder, console));
+    let mut ingest = Ingest::new(parse.format, metrics.clone(), (recorder, console));
+    let checkpoints = config
+        .position_file
+        .as_ref()
+        .map(|_| Checkpoints::default());
+    if let Some(checkpoints) = &checkpoints {
+        ingest = ingest.with_checkpoints(checkpoints.clone());
+    }
     let (stop_following, follower) = start_following(&config.input, ingest)?;
+    let (stop_saving, saver) = match (&checkpoints, &config.position_file) {
+        (Some(checkpoints), Some(path)) => {
+            let (stop, stopped) = std::sync::mpsc::channel::<()>();
+            let (checkpoints, path) = (checkpoints.clone(), path.clone());
+            let saver = std::thread::Builder::new()
+                .name("checkpoint".into())
+                .spawn(move || {
+                    checkpoint::keep_saving(checkpoints, path, POSITION_SAVE_INTERVAL, stopped)
+                })
+                .map_err(Error::Runtime)?;
+            (Some(stop), Some(saver))
+        }
+        _ => (None, None),
+    };
 
     let site = Site {
         metrics,
         telemetry_path: config.telemetry_path.clone(),
+        checkpoints,
     };
     let result = runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Runtime)?;
@@ -139,6 +179,11 @@ fn run_server(config: ServeConfig) -> Result<(), Error> {
     });
     stop_following.stop();
     let _ = follower.join();
+    // The last save: the position of the last scrape.
+    drop(stop_saving);
+    if let Some(saver) = saver {
+        let _ = saver.join();
+    }
     eprintln!("accesslog-exporter: stopped");
     result
 }
@@ -245,6 +290,7 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
                 start_at: StartAt::Beginning,
                 max_line_bytes: 64 * 1024,
                 rotate_wait: std::time::Duration::from_secs(60),
+                resume: None,
             },
             parse: ParseConfig {
                 format: accesslog_exporter::parse::LogFormat::Combined,
@@ -258,6 +304,7 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
         one_shot: false,
         monitor: config.monitor,
         console: true,
+        position_file: None,
     });
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let written = writer.join();

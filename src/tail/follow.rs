@@ -73,6 +73,9 @@ pub fn follow(mut follower: Follower, sink: &mut impl TailSink) {
     while !follower.stop.load(Ordering::SeqCst) {
         let more = follower.tailer.poll(sink);
         sink.polled();
+        if let Some(position) = follower.tailer.position() {
+            sink.read_to(position);
+        }
         if more {
             continue;
         }

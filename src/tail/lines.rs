@@ -9,6 +9,9 @@ pub trait TailSink {
     /// A poll is over: what was there has been read. Called at least every poll interval
     /// while following, so a sink that keeps time can act on it even when no line comes.
     fn polled(&mut self) {}
+    /// After [`TailSink::polled`]: every line before `position` in the file at the log path
+    /// has been handed on.
+    fn read_to(&mut self, _position: super::Position) {}
 }
 
 /// Cuts bytes into lines as they arrive, in whatever pieces the writer's `write`s made.
@@ -75,6 +78,11 @@ impl LineSplitter {
             sink.line(&self.partial);
         }
         self.reset();
+    }
+
+    /// How many bytes of an unfinished line are held.
+    pub fn pending(&self) -> usize {
+        self.partial.len()
     }
 
     /// Forgets the unfinished line: the stream starts again (a truncated file).

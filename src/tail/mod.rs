@@ -19,9 +19,11 @@
 
 mod follow;
 mod lines;
+pub mod position;
 
 pub use follow::{follow, Follower, StopHandle};
 pub use lines::{LineSplitter, TailSink};
+pub use position::Position;
 
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -55,6 +57,9 @@ pub struct TailConfig {
     pub max_line_bytes: usize,
     /// How long a rotated-away file is still read after it last grew.
     pub rotate_wait: Duration,
+    /// Where a previous run stopped: used instead of `start_at` when that file is still
+    /// there, at the log path or rotated away beside it.
+    pub resume: Option<Position>,
 }
 
 /// What happened to the followed file.
@@ -105,7 +110,8 @@ pub struct FileIdentity {
 }
 
 impl FileIdentity {
-    fn of(metadata: &Metadata) -> FileIdentity {
+    /// The identity of the file `metadata` describes.
+    pub fn of(metadata: &Metadata) -> FileIdentity {
         FileIdentity {
             device: metadata.dev(),
             inode: metadata.ino(),
@@ -246,7 +252,8 @@ impl Tailer {
 
     /// Looks at what the path names now, and switches to it if it is another file.
     fn check_path(&mut self, sink: &mut impl TailSink) {
-        let path = &self.config.path;
+        // Owned: resuming below needs the tailer mutably while the path is in use.
+        let path = &self.config.path.clone();
         let metadata = match std::fs::metadata(path) {
             Ok(metadata) => metadata,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
@@ -264,7 +271,10 @@ impl Tailer {
         if self.current.as_ref().map(|c| c.identity) == Some(identity) {
             return;
         }
-        let start = self.start_offset_for_new_file();
+        let start = match (self.first_poll, self.config.resume.take()) {
+            (true, Some(resume)) => self.resume(resume, identity, metadata.len(), sink),
+            _ => self.start_offset_for_new_file(),
+        };
         let mut opened = match open_at(path, start, self.config.max_line_bytes) {
             Ok(opened) => opened,
             Err(error) => return self.report_unreadable(error, sink),
@@ -294,6 +304,70 @@ impl Tailer {
             });
         }
         self.current = Some(opened);
+    }
+
+    /// Where to start in the file at the log path, given where a previous run stopped. If
+    /// that was another file still beside it (rotated while nobody was reading), what was
+    /// appended to it is read first, and the log from its start.
+    fn resume(
+        &mut self,
+        resume: Position,
+        identity: FileIdentity,
+        len: u64,
+        sink: &mut impl TailSink,
+    ) -> Option<u64> {
+        if resume.identity == identity {
+            // Shorter than where we stopped: truncated meanwhile, and all of it is new.
+            return Some(if len >= resume.offset {
+                resume.offset
+            } else {
+                0
+            });
+        }
+        let directory = match self.config.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let rotated = std::fs::read_dir(directory)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .find(|path| {
+                std::fs::symlink_metadata(path)
+                    .is_ok_and(|m| m.is_file() && FileIdentity::of(&m) == resume.identity)
+            });
+        let Some(rotated) = rotated else {
+            return self.start_offset_for_new_file();
+        };
+        match open_at(&rotated, Some(resume.offset), self.config.max_line_bytes) {
+            Ok(mut old) => {
+                sink.event(TailEvent::Opened {
+                    path: &rotated,
+                    offset: old.offset,
+                });
+                if let Err(error) = old.read_appended(&mut self.chunk, u64::MAX, sink) {
+                    sink.event(TailEvent::Unreadable {
+                        path: &rotated,
+                        error: &error,
+                    });
+                }
+                self.rotated.push(old);
+            }
+            Err(error) => sink.event(TailEvent::Unreadable {
+                path: &rotated,
+                error: &error,
+            }),
+        }
+        Some(0)
+    }
+
+    /// Where reading has got to in the file at the log path: after its last whole line.
+    pub fn position(&self) -> Option<Position> {
+        self.current.as_ref().map(|current| Position {
+            identity: current.identity,
+            offset: current.offset - current.lines.pending() as u64,
+        })
     }
 
     fn start_offset_for_new_file(&self) -> Option<u64> {

@@ -50,6 +50,7 @@ impl Fixture {
             start_at,
             max_line_bytes: 1024,
             rotate_wait,
+            resume: None,
         });
         Fixture {
             _dir: dir,

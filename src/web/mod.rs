@@ -14,6 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::checkpoint::Checkpoints;
 use crate::metrics::ExporterMetrics;
 
 /// How long a client may take to send its request headers.
@@ -28,6 +29,8 @@ pub struct Site {
     pub metrics: ExporterMetrics,
     /// Where the metrics are served, e.g. `/metrics`.
     pub telemetry_path: String,
+    /// Marked at every scrape, when the read position is kept between runs.
+    pub checkpoints: Option<Checkpoints>,
 }
 
 /// Serves `site` on `listener` until `shutdown` completes, then lets open connections finish
@@ -70,6 +73,10 @@ pub async fn serve(listener: TcpListener, site: Site, shutdown: impl Future<Outp
 fn respond(site: &Site, request: &Request<Incoming>) -> Response<Full<Bytes>> {
     let path = request.uri().path();
     if path == site.telemetry_path {
+        // Before encoding: the position marked must not be ahead of the counts served.
+        if let Some(checkpoints) = &site.checkpoints {
+            checkpoints.mark_scraped();
+        }
         let body = site.metrics.encode();
         return with_type(
             StatusCode::OK,

@@ -1,0 +1,120 @@
+//! The read position kept between runs (`--position-file`): where reading had got to when the
+//! metrics were last scraped.
+//!
+//! Prometheus sees counts only when it scrapes. Were the position saved as far as the log has
+//! been read, a crash would lose whatever was read after the last scrape: counted by a process
+//! nobody will scrape again, and not read again by the next one. So a scrape marks the
+//! position first, then encodes, and the mark is what is saved. The pipeline publishes a
+//! position only once the lines before it are folded into the registry, so a mark is never
+//! ahead of the counts the scrape shows. After a restart the lines from the saved mark on are
+//! read again: nothing unscraped is skipped, and what is counted twice is at most what was
+//! read between the last save and the last scrape.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::tail::{position, Position};
+
+/// Shared between the pipeline, the web server, and the thread that saves.
+#[derive(Clone, Debug, Default)]
+pub struct Checkpoints {
+    marks: Arc<Mutex<Marks>>,
+}
+
+#[derive(Debug, Default)]
+struct Marks {
+    read: Option<Position>,
+    scraped: Option<Position>,
+    saved: Option<Position>,
+}
+
+impl Checkpoints {
+    fn marks(&self) -> std::sync::MutexGuard<'_, Marks> {
+        // Plain values: a panic elsewhere while holding the lock leaves nothing half-done.
+        self.marks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Everything before `position` has been counted and folded into the registry.
+    pub fn read_to(&self, position: Position) {
+        self.marks().read = Some(position);
+    }
+
+    /// A scrape is about to encode the metrics: what has been read so far is in them.
+    pub fn mark_scraped(&self) {
+        let mut marks = self.marks();
+        marks.scraped = marks.read;
+    }
+
+    /// Saves the position of the last scrape to `path` if it moved since the last save.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let scraped = {
+            let marks = self.marks();
+            match marks.scraped {
+                Some(scraped) if marks.saved != Some(scraped) => scraped,
+                _ => return Ok(()),
+            }
+        };
+        position::save(path, &scraped)?;
+        self.marks().saved = Some(scraped);
+        Ok(())
+    }
+}
+
+/// Saves `checkpoints` to `path` every `interval` until `stop` is dropped or sent to, then
+/// once more.
+pub fn keep_saving(
+    checkpoints: Checkpoints,
+    path: PathBuf,
+    interval: std::time::Duration,
+    stop: std::sync::mpsc::Receiver<()>,
+) {
+    let mut reported = None;
+    let mut save = || match checkpoints.save(&path) {
+        Ok(()) => reported = None,
+        Err(error) => {
+            let message = error.to_string();
+            if reported.as_ref() != Some(&message) {
+                eprintln!(
+                    "accesslog-exporter: warning: {}: saving the read position: {message}",
+                    path.display()
+                );
+                reported = Some(message);
+            }
+        }
+    };
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(interval) {
+        save();
+    }
+    save();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_position_saved_is_the_one_of_the_last_scrape() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("position");
+        let log = dir.path().join("log");
+        std::fs::write(&log, "a\nb\n").unwrap();
+        let identity = |offset| Position {
+            identity: crate::tail::FileIdentity::of(&std::fs::metadata(&log).unwrap()),
+            offset,
+        };
+        let checkpoints = Checkpoints::default();
+        checkpoints.read_to(identity(2));
+        checkpoints.save(&path).unwrap();
+        assert_eq!(position::load(&path).unwrap(), None, "nothing scraped yet");
+
+        checkpoints.mark_scraped();
+        checkpoints.read_to(identity(4));
+        checkpoints.save(&path).unwrap();
+        assert_eq!(position::load(&path).unwrap(), Some(identity(2)));
+
+        checkpoints.mark_scraped();
+        checkpoints.save(&path).unwrap();
+        assert_eq!(position::load(&path).unwrap(), Some(identity(4)));
+    }
+}
