@@ -112,6 +112,10 @@ pub struct WebArgs {
         default_value = "/metrics"
     )]
     pub telemetry_path: String,
+
+    /// Connections served at once; more are answered 503 and closed.
+    #[arg(long = "web.max-connections", value_name = "N", default_value_t = 64)]
+    pub max_connections: usize,
 }
 
 /// What the monitor reports and when it alerts.
@@ -396,6 +400,8 @@ pub struct ServeConfig {
     pub listen_address: SocketAddr,
     /// The metrics path.
     pub telemetry_path: String,
+    /// Connections served at once.
+    pub max_connections: usize,
     /// Read once and print instead of serving.
     pub one_shot: bool,
     /// The monitor's settings; its threshold is exported as a gauge for the alert rules.
@@ -452,6 +458,8 @@ pub struct DemoConfig {
     pub listen_address: SocketAddr,
     /// The metrics path.
     pub telemetry_path: String,
+    /// Connections served at once.
+    pub max_connections: usize,
     /// The traffic shape.
     pub profile: Profile,
     /// The random seed.
@@ -522,6 +530,7 @@ impl TryFrom<Cli> for Config {
             Some(Command::Demo(args)) => Ok(Config::Demo(DemoConfig {
                 listen_address: parse_listen_address(&args.web.listen_address)?,
                 telemetry_path: telemetry_path(args.web.telemetry_path)?,
+                max_connections: max_connections(args.web.max_connections)?,
                 seed: args.profile.seed.unwrap_or_else(|| fastrand::u64(..)),
                 profile: profile(&args.profile)?,
                 monitor: monitor_settings(args.monitor, 100)?,
@@ -535,12 +544,20 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, ConfigError> {
     Ok(ServeConfig {
         listen_address: parse_listen_address(&args.web.listen_address)?,
         telemetry_path: telemetry_path(args.web.telemetry_path)?,
+        max_connections: max_connections(args.web.max_connections)?,
         one_shot: args.one_shot,
         monitor: monitor_settings(args.monitor, input.parse.limits.sections)?,
         console: args.console,
         position_file: args.position_file,
         input,
     })
+}
+
+fn max_connections(n: usize) -> Result<usize, ConfigError> {
+    if n == 0 {
+        return Err(invalid("--web.max-connections", "expected at least 1"));
+    }
+    Ok(n)
 }
 
 fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {

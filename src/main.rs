@@ -165,6 +165,7 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         metrics,
         telemetry_path: config.telemetry_path.clone(),
         checkpoints,
+        max_connections: config.max_connections,
     };
     let result = runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Runtime)?;
@@ -301,6 +302,7 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
         },
         listen_address: config.listen_address,
         telemetry_path: config.telemetry_path,
+        max_connections: config.max_connections,
         one_shot: false,
         monitor: config.monitor,
         console: true,

@@ -12,7 +12,10 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use std::sync::Arc;
+
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::checkpoint::Checkpoints;
 use crate::metrics::ExporterMetrics;
@@ -31,6 +34,8 @@ pub struct Site {
     pub telemetry_path: String,
     /// Marked at every scrape, when the read position is kept between runs.
     pub checkpoints: Option<Checkpoints>,
+    /// Connections served at once; more are answered 503 and closed.
+    pub max_connections: usize,
 }
 
 /// Serves `site` on `listener` until `shutdown` completes, then lets open connections finish
@@ -38,6 +43,8 @@ pub struct Site {
 pub async fn serve(listener: TcpListener, site: Site, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let connections = Arc::new(Semaphore::new(site.max_connections));
+    let mut refusing = false;
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -51,6 +58,20 @@ pub async fn serve(listener: TcpListener, site: Site, shutdown: impl Future<Outp
             },
             () = &mut shutdown => break,
         };
+        // Each connection holds a permit until it closes; stalled clients are cut off by
+        // the header read timeout, so permits come back.
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            if !refusing {
+                eprintln!(
+                    "accesslog-exporter: warning: {} connections open; answering 503 to more",
+                    site.max_connections
+                );
+                refusing = true;
+            }
+            refuse(stream);
+            continue;
+        };
+        refusing = false;
         let site = site.clone();
         let service = service_fn(move |request| {
             let site = site.clone();
@@ -64,10 +85,19 @@ pub async fn serve(listener: TcpListener, site: Site, shutdown: impl Future<Outp
         tokio::spawn(async move {
             // A client that goes away mid-request is not our error to report.
             let _ = connection.await;
+            drop(permit);
         });
     }
     drop(listener);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+/// Answers a connection over the limit without reading its request, and closes it.
+fn refuse(stream: tokio::net::TcpStream) {
+    const BUSY: &[u8] =
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    // A new connection's socket buffer takes it whole, and nothing waits on the client.
+    let _ = stream.try_write(BUSY);
 }
 
 fn respond(site: &Site, request: &Request<Incoming>) -> Response<Full<Bytes>> {
