@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use accesslog_exporter::metrics::SeriesLimits;
-use common::{sum, value, Exporter};
+use common::{peak_rss_kib, sum, value, Exporter};
 
 /// Long enough for a debug build under a loaded CI machine to read a million lines.
 const READ_PATIENCE: Duration = Duration::from_secs(120);
@@ -62,13 +62,7 @@ fn read_whole(log: &Path, lines: usize) -> (String, u64) {
         // A scrape is the only way to see progress: poll it.
         std::thread::sleep(Duration::from_millis(50));
     };
-    let status = std::fs::read_to_string(format!("/proc/{}/status", exporter.pid())).unwrap();
-    let peak_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status");
-    (text, peak_kib)
+    (text, peak_rss_kib(exporter.pid()))
 }
 
 #[test]

@@ -364,12 +364,7 @@ fn nul_bytes_and_a_100_mb_line_without_newline_are_counted_and_following_goes_on
         Some(1.0),
         "the zeros"
     );
-    let status = fs::read_to_string(format!("/proc/{}/status", exporter.pid())).unwrap();
-    let peak_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
+    let peak_kib = peak_rss_kib(exporter.pid());
     assert!(
         peak_kib < 64 * 1024,
         "peak RSS {peak_kib} KiB after a 100 MB line"

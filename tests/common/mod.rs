@@ -257,3 +257,13 @@ pub fn is_root() -> bool {
     let id = Command::new("id").arg("-u").output().expect("id -u");
     String::from_utf8_lossy(&id.stdout).trim() == "0"
 }
+
+/// The peak resident memory of process `pid` so far, in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
