@@ -116,6 +116,10 @@ pub struct WebArgs {
     /// Connections served at once; more are answered 503 and closed.
     #[arg(long = "web.max-connections", value_name = "N", default_value_t = 64)]
     pub max_connections: usize,
+
+    /// TLS and basic auth, in the exporter-toolkit format node_exporter reads.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
 }
 
 /// What the monitor reports and when it alerts.
@@ -402,6 +406,8 @@ pub struct ServeConfig {
     pub telemetry_path: String,
     /// Connections served at once.
     pub max_connections: usize,
+    /// TLS and basic auth, if any.
+    pub web_config_file: Option<PathBuf>,
     /// Read once and print instead of serving.
     pub one_shot: bool,
     /// The monitor's settings; its threshold is exported as a gauge for the alert rules.
@@ -460,6 +466,8 @@ pub struct DemoConfig {
     pub telemetry_path: String,
     /// Connections served at once.
     pub max_connections: usize,
+    /// TLS and basic auth, if any.
+    pub web_config_file: Option<PathBuf>,
     /// The traffic shape.
     pub profile: Profile,
     /// The random seed.
@@ -531,6 +539,7 @@ impl TryFrom<Cli> for Config {
                 listen_address: parse_listen_address(&args.web.listen_address)?,
                 telemetry_path: telemetry_path(args.web.telemetry_path)?,
                 max_connections: max_connections(args.web.max_connections)?,
+                web_config_file: args.web.config_file,
                 seed: args.profile.seed.unwrap_or_else(|| fastrand::u64(..)),
                 profile: profile(&args.profile)?,
                 monitor: monitor_settings(args.monitor, 100)?,
@@ -545,6 +554,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, ConfigError> {
         listen_address: parse_listen_address(&args.web.listen_address)?,
         telemetry_path: telemetry_path(args.web.telemetry_path)?,
         max_connections: max_connections(args.web.max_connections)?,
+        web_config_file: args.web.config_file,
         one_shot: args.one_shot,
         monitor: monitor_settings(args.monitor, input.parse.limits.sections)?,
         console: args.console,

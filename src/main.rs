@@ -18,6 +18,7 @@ use accesslog_exporter::ingest::Ingest;
 use accesslog_exporter::metrics::{ExporterMetrics, RequestRecorder, SeriesLimits};
 use accesslog_exporter::monitor::{LiveMonitor, ReplayMonitor};
 use accesslog_exporter::tail::{self, Follower, StartAt, StopHandle, TailConfig, TailSink, Tailer};
+use accesslog_exporter::web::config::{WebConfigError, WebSecurity};
 use accesslog_exporter::web::{self, Site};
 use clap::Parser;
 
@@ -41,6 +42,8 @@ enum Error {
     Registration(#[from] prometheus::Error),
     #[error("--position-file {}: {source}", path.display())]
     PositionFile { path: PathBuf, source: io::Error },
+    #[error("--web.config.file {0}")]
+    WebConfig(#[from] WebConfigError),
 }
 
 /// How often the read position is saved with `--position-file`: the lines read in this long
@@ -110,6 +113,15 @@ fn read_file(path: &Path, parse: &ParseConfig, sink: &mut impl TailSink) -> Resu
 
 fn run_server(mut config: ServeConfig) -> Result<(), Error> {
     check_readable(&config.input.tail.path)?;
+    let security = match &config.web_config_file {
+        Some(path) => WebSecurity::load(path)?,
+        None => WebSecurity::default(),
+    };
+    let scheme = if security.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     if let Some(path) = &config.position_file {
         let error = |source| Error::PositionFile {
             path: path.clone(),
@@ -166,13 +178,14 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         telemetry_path: config.telemetry_path.clone(),
         checkpoints,
         max_connections: config.max_connections,
+        security,
     };
     let result = runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Runtime)?;
         // Installed before saying we listen, so a stop sent right after is a clean stop.
         let shutdown = shutdown_signal().map_err(Error::Runtime)?;
         eprintln!(
-            "accesslog-exporter: listening on http://{local}{}",
+            "accesslog-exporter: listening on {scheme}://{local}{}",
             config.telemetry_path
         );
         web::serve(listener, site, shutdown).await;
@@ -303,6 +316,7 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
         listen_address: config.listen_address,
         telemetry_path: config.telemetry_path,
         max_connections: config.max_connections,
+        web_config_file: config.web_config_file,
         one_shot: false,
         monitor: config.monitor,
         console: true,

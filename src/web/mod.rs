@@ -1,4 +1,7 @@
-//! The HTTP side: `/metrics` (or the configured telemetry path) and a landing page at `/`.
+//! The HTTP side: `/metrics` (or the configured telemetry path) and a landing page at `/`,
+//! over TLS and behind basic auth when `--web.config.file` says so ([`config`]).
+
+pub mod config;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -6,12 +9,12 @@ use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -19,6 +22,7 @@ use tokio::sync::Semaphore;
 
 use crate::checkpoint::Checkpoints;
 use crate::metrics::ExporterMetrics;
+use config::WebSecurity;
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,6 +40,8 @@ pub struct Site {
     pub checkpoints: Option<Checkpoints>,
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// TLS and the users let in.
+    pub security: WebSecurity,
 }
 
 /// Serves `site` on `listener` until `shutdown` completes, then lets open connections finish
@@ -72,24 +78,70 @@ pub async fn serve(listener: TcpListener, site: Site, shutdown: impl Future<Outp
             continue;
         };
         refusing = false;
-        let site = site.clone();
-        let service = service_fn(move |request| {
-            let site = site.clone();
-            async move { Ok::<_, Infallible>(respond(&site, &request)) }
-        });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let (site, watcher) = (site.clone(), graceful.watcher());
         tokio::spawn(async move {
-            // A client that goes away mid-request is not our error to report.
-            let _ = connection.await;
+            match site.security.tls.clone() {
+                Some(acceptor) => {
+                    // Plain HTTP sent to a TLS port fails here, and a client that stalls in
+                    // the handshake is let go like one that stalls in its headers.
+                    let handshake =
+                        tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream));
+                    if let Ok(Ok(stream)) = handshake.await {
+                        serve_connection(TokioIo::new(stream), site, watcher).await;
+                    }
+                }
+                None => serve_connection(TokioIo::new(stream), site, watcher).await,
+            }
             drop(permit);
         });
     }
     drop(listener);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+/// Serves the requests of one connection until it closes or the server shuts down.
+async fn serve_connection<I>(io: I, site: Site, watcher: Watcher)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request: Request<Incoming>| {
+        let site = site.clone();
+        async move {
+            let users = site.security.users.clone();
+            if !users.is_open() {
+                let authorization = request
+                    .headers()
+                    .get(AUTHORIZATION)
+                    .map(|value| value.as_bytes().to_vec());
+                // bcrypt takes tens of milliseconds on purpose: off the thread serving scrapes.
+                let allowed =
+                    tokio::task::spawn_blocking(move || users.allows(authorization.as_deref()));
+                if !allowed.await.unwrap_or(false) {
+                    return Ok::<_, Infallible>(unauthorized());
+                }
+            }
+            Ok(respond(&site, &request))
+        }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(io, service);
+    // A client that goes away mid-request is not our error to report.
+    let _ = watcher.watch(connection).await;
+}
+
+fn unauthorized() -> Response<Full<Bytes>> {
+    let mut response = with_type(
+        StatusCode::UNAUTHORIZED,
+        "text/plain; charset=utf-8",
+        "Unauthorized\n".into(),
+    );
+    response.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"accesslog-exporter\""),
+    );
+    response
 }
 
 /// Answers a connection over the limit without reading its request, and closes it.

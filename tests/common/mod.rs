@@ -80,14 +80,8 @@ impl Exporter {
             stderr,
             stderr_seen: Vec::new(),
         };
-        let line = exporter.wait_for_stderr("listening on http://");
-        let address = line
-            .split("http://")
-            .nth(1)
-            .unwrap()
-            .split('/')
-            .next()
-            .unwrap();
+        let line = exporter.wait_for_stderr("listening on http");
+        let address = line.split("://").nth(1).unwrap().split('/').next().unwrap();
         exporter.address = address.parse().unwrap();
         exporter
     }

@@ -1,0 +1,266 @@
+//! `--web.config.file` with real clients: curl over TLS, with certificates made by openssl,
+//! and basic auth against a bcrypt hash.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A server certificate for 127.0.0.1, self-signed (its own trust anchor for curl).
+fn server_certificate(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.crt",
+        ],
+    );
+}
+
+/// curl's exit code and the HTTP status it got ("000" for none).
+fn curl(dir: &Path, args: &[&str]) -> (i32, String) {
+    let output = Command::new("curl")
+        .args(["--silent", "--max-time", "10", "--output", "/dev/null"])
+        .args(["--write-out", "%{http_code}"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("curl");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+fn real_clients_available() -> bool {
+    require_program("curl").is_some() && require_program("openssl").is_some()
+}
+
+fn start(dir: &Path) -> Exporter {
+    let log = dir.join("access.log");
+    append(&log, &lines("tls", 2));
+    Exporter::start([
+        "--log-file".as_ref(),
+        log.as_os_str(),
+        "--from-beginning".as_ref(),
+        "--web.config.file".as_ref(),
+        dir.join("web.yml").as_os_str(),
+    ])
+}
+
+#[test]
+fn tls_and_basic_auth_with_curl() {
+    if !real_clients_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    server_certificate(dir.path());
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    // Relative paths are relative to the configuration file.
+    std::fs::write(
+        dir.path().join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n\
+             basic_auth_users:\n  alice: {hash}\n"
+        ),
+    )
+    .unwrap();
+    let exporter = start(dir.path());
+    let url = |path: &str| format!("https://127.0.0.1:{}{path}", exporter.address.port());
+    let trusted = ["--cacert", "server.crt"];
+
+    let right = curl(
+        dir.path(),
+        &[&trusted[..], &["--user", "alice:s3cret", &url("/metrics")]].concat(),
+    );
+    assert_eq!(right, (0, "200".into()));
+    let (_, body) = {
+        let output = Command::new("curl")
+            .args([
+                "--silent",
+                "--cacert",
+                "server.crt",
+                "--user",
+                "alice:s3cret",
+            ])
+            .arg(url("/metrics"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    assert_eq!(
+        value(&body, "accesslog_lines_read_total"),
+        Some(2.0),
+        "{body}"
+    );
+
+    for wrong in [
+        &[&trusted[..], &["--user", "alice:wrong", &url("/metrics")]].concat(),
+        &[
+            &trusted[..],
+            &["--user", "mallory:s3cret", &url("/metrics")],
+        ]
+        .concat(),
+        &[&trusted[..], &[url("/metrics").as_str()]].concat(),
+        &[&trusted[..], &[url("/").as_str()]].concat(),
+    ] {
+        assert_eq!(curl(dir.path(), wrong), (0, "401".into()), "{wrong:?}");
+    }
+
+    // Plain HTTP to the TLS port gets no HTTP answer at all.
+    let plain = format!("http://127.0.0.1:{}/metrics", exporter.address.port());
+    let (code, status) = curl(dir.path(), &["--user", "alice:s3cret", &plain]);
+    assert_ne!(code, 0);
+    assert_eq!(status, "000");
+    // Nor does a client that does not trust the certificate (curl: 60).
+    let (code, _) = curl(dir.path(), &["--user", "alice:s3cret", &url("/metrics")]);
+    assert_eq!(code, 60);
+}
+
+#[test]
+fn client_certificates_are_required_when_the_file_says_so() {
+    if !real_clients_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server_certificate(d);
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=test clients CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=prometheus",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+        ],
+    );
+    std::fs::write(d.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "client.ext",
+            "-out",
+            "client.crt",
+        ],
+    );
+    std::fs::write(
+        d.join("web.yml"),
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  \
+         client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n",
+    )
+    .unwrap();
+    let exporter = start(d);
+    let url = format!("https://127.0.0.1:{}/metrics", exporter.address.port());
+
+    let with = curl(
+        d,
+        &[
+            "--cacert",
+            "server.crt",
+            "--cert",
+            "client.crt",
+            "--key",
+            "client.key",
+            &url,
+        ],
+    );
+    assert_eq!(with, (0, "200".into()));
+    let (code, status) = curl(d, &["--cacert", "server.crt", &url]);
+    assert_ne!(code, 0, "no client certificate, no answer");
+    assert_eq!(status, "000");
+}
+
+#[test]
+fn a_bad_web_config_file_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    append(&log, "");
+    let config = dir.path().join("web.yml");
+    std::fs::write(
+        &config,
+        "tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n",
+    )
+    .unwrap();
+    let output = Command::new(binary())
+        .args(["--log-file".as_ref(), log.as_os_str()])
+        .args(["--web.config.file".as_ref(), config.as_os_str()])
+        .args(["--web.listen-address", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--web.config.file")
+            && stderr.contains("nope.crt: expected PEM certificates"),
+        "{stderr}"
+    );
+}
