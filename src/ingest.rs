@@ -62,6 +62,8 @@ pub struct Ingest<C> {
     // lines read shows all N counted.
     lines_read: LocalIntCounter,
     checkpoints: Option<Checkpoints>,
+    // Said once: a log full of long lines must not fill the journal too.
+    too_long_said: bool,
 }
 
 impl Ingest<RequestRecorder> {
@@ -85,6 +87,7 @@ impl<C: RecordConsumer> Ingest<C> {
             metrics,
             lines_read,
             checkpoints: None,
+            too_long_said: false,
         }
     }
 
@@ -128,6 +131,14 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
             TailEvent::LineTooLong => {
                 self.metrics.count_parse_error("too_long");
                 self.lines_read.inc();
+                if !self.too_long_said {
+                    self.too_long_said = true;
+                    eprintln!(
+                        "accesslog-exporter: warning: a line longer than --max-line-bytes was \
+                         dropped and counted as reason=\"too_long\"; later ones are counted \
+                         without a warning"
+                    );
+                }
             }
             TailEvent::Opened { path, offset } => {
                 self.metrics.file_open.set(1);

@@ -354,6 +354,7 @@ fn nul_bytes_and_a_100_mb_line_without_newline_are_counted_and_following_goes_on
         }
     }
     append(&log.path, "\n");
+    exporter.wait_for_stderr("a line longer than --max-line-bytes was dropped");
     let text = settle(&exporter, &log.path, 2.0);
     assert_eq!(
         value(&text, "accesslog_parse_errors_total{reason=\"too_long\"}"),
