@@ -93,10 +93,7 @@ fn wake(waker: &SyncSender<()>) {
 }
 
 fn watch_directory_of(path: &Path, waker: SyncSender<()>) -> notify::Result<RecommendedWatcher> {
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let directory = super::directory_of(path);
     // Every event in the directory wakes the tailer, not only those naming the log: the
     // server may be writing to the rotated file under its new name.
     let mut watcher = notify::recommended_watcher(move |_event| wake(&waker))?;

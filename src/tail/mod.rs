@@ -252,15 +252,15 @@ impl Tailer {
 
     /// Looks at what the path names now, and switches to it if it is another file.
     fn check_path(&mut self, sink: &mut impl TailSink) {
-        // Owned: resuming below needs the tailer mutably while the path is in use.
-        let path = &self.config.path.clone();
-        let metadata = match std::fs::metadata(path) {
+        let metadata = match std::fs::metadata(&self.config.path) {
             Ok(metadata) => metadata,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 if !self.missing_reported {
                     self.missing_reported = true;
                     self.unreadable_reported = None;
-                    sink.event(TailEvent::Missing { path });
+                    sink.event(TailEvent::Missing {
+                        path: &self.config.path,
+                    });
                 }
                 return;
             }
@@ -275,6 +275,7 @@ impl Tailer {
             (true, Some(resume)) => self.resume(resume, identity, metadata.len(), sink),
             _ => self.start_offset_for_new_file(),
         };
+        let path = &self.config.path;
         let mut opened = match open_at(path, start, self.config.max_line_bytes) {
             Ok(opened) => opened,
             Err(error) => return self.report_unreadable(error, sink),
@@ -324,11 +325,7 @@ impl Tailer {
                 0
             });
         }
-        let directory = match self.config.path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        let rotated = std::fs::read_dir(directory)
+        let rotated = std::fs::read_dir(directory_of(&self.config.path))
             .into_iter()
             .flatten()
             .flatten()
@@ -386,6 +383,14 @@ impl Tailer {
                 error: &error,
             });
         }
+    }
+}
+
+/// The directory `path` is in: its parent, or `.` for a bare file name.
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
     }
 }
 

@@ -68,11 +68,7 @@ pub fn save(path: &Path, position: &Position) -> io::Result<()> {
     )?;
     file.sync_all()?;
     fs::rename(&temporary, path)?;
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    File::open(directory)?.sync_all()
+    File::open(super::directory_of(path))?.sync_all()
 }
 
 #[cfg(test)]
