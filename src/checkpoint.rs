@@ -12,7 +12,9 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::tail::{position, Position};
 
@@ -61,13 +63,35 @@ impl Checkpoints {
     }
 }
 
-/// Saves `checkpoints` to `path` every `interval` until `stop` is dropped or sent to, then
-/// once more.
-pub fn keep_saving(
+/// The thread that saves the position of the last scrape every interval, and once more when
+/// finished.
+pub struct Saver {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Saver {
+    /// Starts saving `checkpoints` to `path` every `interval`.
+    pub fn start(checkpoints: Checkpoints, path: PathBuf, interval: Duration) -> io::Result<Saver> {
+        let (stop, stopped) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("checkpoint".into())
+            .spawn(move || keep_saving(checkpoints, path, interval, stopped))?;
+        Ok(Saver { stop, thread })
+    }
+
+    /// Saves once more, the position of the last scrape, and stops.
+    pub fn finish(self) {
+        drop(self.stop);
+        let _ = self.thread.join();
+    }
+}
+
+fn keep_saving(
     checkpoints: Checkpoints,
     path: PathBuf,
-    interval: std::time::Duration,
-    stop: std::sync::mpsc::Receiver<()>,
+    interval: Duration,
+    stop: mpsc::Receiver<()>,
 ) {
     let mut reported = None;
     let mut save = || match checkpoints.save(&path) {
@@ -83,7 +107,7 @@ pub fn keep_saving(
             }
         }
     };
-    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(interval) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(interval) {
         save();
     }
     save();

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use accesslog_exporter::checkpoint::{self, Checkpoints};
+use accesslog_exporter::checkpoint::{Checkpoints, Saver};
 use accesslog_exporter::cli::{
     Cli, Config, DemoConfig, GenerateConfig, InputConfig, MonitorRun, ParseConfig, ReplayRun,
     ServeConfig,
@@ -129,9 +129,7 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         };
         config.input.tail.resume = tail::position::load(path).map_err(error)?;
         // Fail now, not at the first save, if the position cannot be written there.
-        let probe = path.with_extension("tmp");
-        std::fs::write(&probe, b"").map_err(error)?;
-        let _ = std::fs::remove_file(probe);
+        tail::position::check_writable(path).map_err(error)?;
     }
     let listener = std::net::TcpListener::bind(config.listen_address)
         .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
@@ -158,20 +156,12 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         ingest = ingest.with_checkpoints(checkpoints.clone());
     }
     let (stop_following, follower) = start_following(&config.input, ingest)?;
-    let (stop_saving, saver) = match (&checkpoints, &config.position_file) {
-        (Some(checkpoints), Some(path)) => {
-            let (stop, stopped) = std::sync::mpsc::channel::<()>();
-            let (checkpoints, path) = (checkpoints.clone(), path.clone());
-            let saver = std::thread::Builder::new()
-                .name("checkpoint".into())
-                .spawn(move || {
-                    checkpoint::keep_saving(checkpoints, path, POSITION_SAVE_INTERVAL, stopped)
-                })
-                .map_err(Error::Runtime)?;
-            (Some(stop), Some(saver))
-        }
-        _ => (None, None),
-    };
+    let saver = checkpoints
+        .clone()
+        .zip(config.position_file.clone())
+        .map(|(checkpoints, path)| Saver::start(checkpoints, path, POSITION_SAVE_INTERVAL))
+        .transpose()
+        .map_err(Error::Runtime)?;
 
     let site = Site {
         metrics,
@@ -193,10 +183,8 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
     });
     stop_following.stop();
     let _ = follower.join();
-    // The last save: the position of the last scrape.
-    drop(stop_saving);
     if let Some(saver) = saver {
-        let _ = saver.join();
+        saver.finish();
     }
     eprintln!("accesslog-exporter: stopped");
     result

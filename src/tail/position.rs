@@ -13,7 +13,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::FileIdentity;
 
@@ -57,9 +57,21 @@ fn parse(text: &str) -> Option<Position> {
     })
 }
 
+/// Whether positions can be saved at `path`: creates and removes the temporary file [`save`]
+/// writes first.
+pub fn check_writable(path: &Path) -> io::Result<()> {
+    let temporary = temporary_beside(path);
+    File::create(&temporary)?;
+    fs::remove_file(temporary)
+}
+
+fn temporary_beside(path: &Path) -> PathBuf {
+    path.with_extension("tmp")
+}
+
 /// Writes `position` to `path` so that a crash at any moment leaves a whole file.
 pub fn save(path: &Path, position: &Position) -> io::Result<()> {
-    let temporary = path.with_extension("tmp");
+    let temporary = temporary_beside(path);
     let mut file = File::create(&temporary)?;
     write!(
         file,
@@ -89,7 +101,7 @@ mod tests {
         };
         save(&path, &position).unwrap();
         assert_eq!(load(&path).unwrap(), Some(position));
-        assert!(!path.with_extension("tmp").exists());
+        assert!(!temporary_beside(&path).exists());
 
         fs::write(&path, "device 1\ninode 2\noffset 3\n").unwrap();
         let error = load(&path).unwrap_err();
