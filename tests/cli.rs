@@ -18,10 +18,6 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 /// A log with every kind of line the parser meets, in all three formats.
 fn mixed_log() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -115,10 +111,10 @@ fn promtool_accepts_the_exposition() {
 
 #[test]
 fn one_shot_on_a_missing_file_is_one_clear_line() {
-    let output = run(&["--one-shot", "--log-file", "/nonexistent/access.log"]);
-    assert_eq!(output.status.code(), Some(1));
-    let err = stderr(&output);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = one_line_error(
+        Command::new(binary()).args(["--one-shot", "--log-file", "/nonexistent/access.log"]),
+        1,
+    );
     assert!(
         err.starts_with("accesslog-exporter: /nonexistent/access.log: "),
         "{err}"
@@ -191,31 +187,15 @@ fn an_unreadable_log_is_one_clear_line() {
     let log = dir.path().join("access.log");
     fs::write(&log, "").unwrap();
     fs::set_permissions(&log, fs::Permissions::from_mode(0o000)).unwrap();
-    let root = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        == "0";
-    // Root reads anything: run as nobody then, as a packaged service would run.
-    let mut command = if root {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", binary()]);
-        c
-    } else {
-        Command::new(binary())
-    };
-    let output = command
-        .args([
+    let err = one_line_error(
+        unprivileged_command().args([
             "--log-file",
             log.to_str().unwrap(),
             "--web.listen-address",
             "127.0.0.1:0",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let err = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+        ]),
+        1,
+    );
     assert!(
         err.contains(log.to_str().unwrap()) && err.contains("ermission denied"),
         "{err}"

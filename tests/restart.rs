@@ -185,17 +185,15 @@ fn a_garbled_position_file_is_one_clear_line() {
     let (log, position) = (dir.path().join("access.log"), dir.path().join("position"));
     append(&log, "");
     std::fs::write(&position, "offset 12\n").unwrap();
-    let output = std::process::Command::new(binary())
-        .args(["--log-file".as_ref(), log.as_os_str()])
-        .args(["--position-file".as_ref(), position.as_os_str()])
-        .args(["--web.listen-address", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let err = one_line_error(
+        std::process::Command::new(binary())
+            .args(["--log-file".as_ref(), log.as_os_str()])
+            .args(["--position-file".as_ref(), position.as_os_str()])
+            .args(["--web.listen-address", "127.0.0.1:0"]),
+        1,
+    );
     assert!(
-        stderr.contains("--position-file") && stderr.contains("expected a position file"),
-        "{stderr}"
+        err.contains("--position-file") && err.contains("expected a position file"),
+        "{err}"
     );
 }

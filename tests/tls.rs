@@ -45,18 +45,21 @@ fn server_certificate(dir: &Path) {
     );
 }
 
-/// curl's exit code and the HTTP status it got ("000" for none).
-fn curl(dir: &Path, args: &[&str]) -> (i32, String) {
+/// curl's exit code, the HTTP status it got ("000" for none), and the body.
+fn curl(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let output = Command::new("curl")
-        .args(["--silent", "--max-time", "10", "--output", "/dev/null"])
-        .args(["--write-out", "%{http_code}"])
+        .args(["--silent", "--max-time", "10"])
+        .args(["--write-out", "\n%{http_code}"])
         .args(args)
         .current_dir(dir)
         .output()
         .expect("curl");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (body, status) = stdout.rsplit_once('\n').expect("the status after the body");
     (
         output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
+        status.to_owned(),
+        body.to_owned(),
     )
 }
 
@@ -97,29 +100,11 @@ fn tls_and_basic_auth_with_curl() {
     let url = |path: &str| format!("https://127.0.0.1:{}{path}", exporter.address.port());
     let trusted = ["--cacert", "server.crt"];
 
-    let right = curl(
+    let (code, status, body) = curl(
         dir.path(),
         &[&trusted[..], &["--user", "alice:s3cret", &url("/metrics")]].concat(),
     );
-    assert_eq!(right, (0, "200".into()));
-    let (_, body) = {
-        let output = Command::new("curl")
-            .args([
-                "--silent",
-                "--cacert",
-                "server.crt",
-                "--user",
-                "alice:s3cret",
-            ])
-            .arg(url("/metrics"))
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        (
-            output.status,
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        )
-    };
+    assert_eq!((code, status.as_str()), (0, "200"));
     assert_eq!(
         value(&body, "accesslog_lines_read_total"),
         Some(2.0),
@@ -136,16 +121,17 @@ fn tls_and_basic_auth_with_curl() {
         &[&trusted[..], &[url("/metrics").as_str()]].concat(),
         &[&trusted[..], &[url("/").as_str()]].concat(),
     ] {
-        assert_eq!(curl(dir.path(), wrong), (0, "401".into()), "{wrong:?}");
+        let (code, status, _) = curl(dir.path(), wrong);
+        assert_eq!((code, status.as_str()), (0, "401"), "{wrong:?}");
     }
 
     // Plain HTTP to the TLS port gets no HTTP answer at all.
     let plain = format!("http://127.0.0.1:{}/metrics", exporter.address.port());
-    let (code, status) = curl(dir.path(), &["--user", "alice:s3cret", &plain]);
+    let (code, status, _) = curl(dir.path(), &["--user", "alice:s3cret", &plain]);
     assert_ne!(code, 0);
     assert_eq!(status, "000");
     // Nor does a client that does not trust the certificate (curl: 60).
-    let (code, _) = curl(dir.path(), &["--user", "alice:s3cret", &url("/metrics")]);
+    let (code, _, _) = curl(dir.path(), &["--user", "alice:s3cret", &url("/metrics")]);
     assert_eq!(code, 60);
 }
 
@@ -220,7 +206,7 @@ fn client_certificates_are_required_when_the_file_says_so() {
     let exporter = start(d);
     let url = format!("https://127.0.0.1:{}/metrics", exporter.address.port());
 
-    let with = curl(
+    let (code, status, _) = curl(
         d,
         &[
             "--cacert",
@@ -232,8 +218,8 @@ fn client_certificates_are_required_when_the_file_says_so() {
             &url,
         ],
     );
-    assert_eq!(with, (0, "200".into()));
-    let (code, status) = curl(d, &["--cacert", "server.crt", &url]);
+    assert_eq!((code, status.as_str()), (0, "200"));
+    let (code, status, _) = curl(d, &["--cacert", "server.crt", &url]);
     assert_ne!(code, 0, "no client certificate, no answer");
     assert_eq!(status, "000");
 }
@@ -249,18 +235,15 @@ fn a_bad_web_config_file_is_one_clear_line() {
         "tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n",
     )
     .unwrap();
-    let output = Command::new(binary())
-        .args(["--log-file".as_ref(), log.as_os_str()])
-        .args(["--web.config.file".as_ref(), config.as_os_str()])
-        .args(["--web.listen-address", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let err = one_line_error(
+        Command::new(binary())
+            .args(["--log-file".as_ref(), log.as_os_str()])
+            .args(["--web.config.file".as_ref(), config.as_os_str()])
+            .args(["--web.listen-address", "127.0.0.1:0"]),
+        1,
+    );
     assert!(
-        stderr.contains("--web.config.file")
-            && stderr.contains("nope.crt: expected PEM certificates"),
-        "{stderr}"
+        err.contains("--web.config.file") && err.contains("nope.crt: expected PEM certificates"),
+        "{err}"
     );
 }

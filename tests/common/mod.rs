@@ -42,14 +42,7 @@ impl Exporter {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let command = if is_root() {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", binary()]);
-            c
-        } else {
-            Command::new(binary())
-        };
-        Exporter::start_command(command, args)
+        Exporter::start_command(unprivileged_command(), args)
     }
 
     fn start_command<I, S>(mut command: Command, args: I) -> Exporter
@@ -246,10 +239,35 @@ pub fn require_program(program: &str) -> Option<std::path::PathBuf> {
     found
 }
 
-/// Whether the tests run as root.
-pub fn is_root() -> bool {
+/// The binary, run as nobody when the tests run as root (who reads every file whatever its
+/// mode), as a packaged service would run.
+pub fn unprivileged_command() -> Command {
     let id = Command::new("id").arg("-u").output().expect("id -u");
-    String::from_utf8_lossy(&id.stdout).trim() == "0"
+    if String::from_utf8_lossy(&id.stdout).trim() == "0" {
+        let mut command = Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups", binary()]);
+        command
+    } else {
+        Command::new(binary())
+    }
+}
+
+/// What a finished process wrote to stderr.
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs `command` to its end, checks that it exited with `code` having said exactly one line
+/// on stderr, and returns that line.
+pub fn one_line_error(command: &mut Command, code: i32) -> String {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the binary");
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(code), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
 }
 
 /// The peak resident memory of process `pid` so far, in KiB.
