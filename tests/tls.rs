@@ -21,27 +21,34 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// A self-signed certificate for `subject` in `{name}.crt`, its key in `{name}.key`.
+fn self_signed(dir: &Path, subject: &str, name: &str, extensions: &[&str]) {
+    let (key, certificate) = (format!("{name}.key"), format!("{name}.crt"));
+    let request = [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        subject,
+        "-keyout",
+        &key,
+        "-out",
+        &certificate,
+    ];
+    openssl(dir, &[&request[..], extensions].concat());
+}
+
 /// A server certificate for 127.0.0.1, self-signed (its own trust anchor for curl).
 fn server_certificate(dir: &Path) {
-    openssl(
+    self_signed(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.crt",
-        ],
+        "/CN=localhost",
+        "server",
+        &["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
     );
 }
 
@@ -143,24 +150,7 @@ fn client_certificates_are_required_when_the_file_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     server_certificate(d);
-    openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=test clients CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-        ],
-    );
+    self_signed(d, "/CN=test clients CA", "ca", &[]);
     openssl(
         d,
         &[
