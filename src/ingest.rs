@@ -4,6 +4,10 @@
 //! One parser and one tailer serve every consumer: [`Ingest`] hands each record to a
 //! [`RecordConsumer`], which may be a pair of them.
 
+mod two_threads;
+
+pub use two_threads::{count_on_second_thread, HitSender};
+
 use prometheus::local::LocalIntCounter;
 
 use crate::checkpoint::Checkpoints;
@@ -175,7 +179,7 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
 mod tests {
     use super::*;
 
-    fn sum(text: &str, name: &str) -> f64 {
+    pub(super) fn sum(text: &str, name: &str) -> f64 {
         text.lines()
             .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -225,7 +229,7 @@ mod tests {
         b"#Software: Microsoft Internet Information Services 10.0",
     ];
 
-    fn log_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    pub(super) fn log_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
         use proptest::prelude::*;
         let mutated_line = (
             proptest::sample::select(&REAL_LINES[..]),

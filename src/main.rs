@@ -14,7 +14,7 @@ use accesslog_exporter::cli::{
     ServeConfig,
 };
 use accesslog_exporter::generate;
-use accesslog_exporter::ingest::Ingest;
+use accesslog_exporter::ingest::{self, Ingest};
 use accesslog_exporter::metrics::{ExporterMetrics, RequestRecorder, SeriesLimits};
 use accesslog_exporter::monitor::{LiveMonitor, ReplayMonitor};
 use accesslog_exporter::tail::{self, Follower, StartAt, StopHandle, TailConfig, TailSink, Tailer};
@@ -96,8 +96,16 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
     let metrics = ExporterMetrics::new()?;
     metrics.alert_threshold.set(config.monitor.config.threshold);
     let parse = &config.input.parse;
-    let mut ingest = Ingest::exporter(parse.format, metrics.clone(), parse.limits);
-    read_file(&config.input.tail.path, parse, &mut ingest)?;
+    let path = &config.input.tail.path;
+    // Without a second core, the counting thread would only take turns with the reading one.
+    if std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1) {
+        ingest::count_on_second_thread(parse.format, metrics.clone(), parse.limits, |ingest| {
+            read_file(path, parse, ingest)
+        })?;
+    } else {
+        let mut ingest = Ingest::exporter(parse.format, metrics.clone(), parse.limits);
+        read_file(path, parse, &mut ingest)?;
+    }
     io::stdout()
         .lock()
         .write_all(metrics.encode().as_bytes())

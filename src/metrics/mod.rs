@@ -241,6 +241,42 @@ impl SeriesLimits {
     }
 }
 
+/// What counting a record takes from it: a request reduced to its labels and numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit<'a> {
+    /// The request target; `None` when the server could not read the request.
+    pub target: Option<&'a [u8]>,
+    /// The method's index among the bounded methods ([`crate::labels::method_index`]).
+    pub method: u8,
+    /// The three-digit status code (100–999).
+    pub status: u16,
+    /// Response bytes.
+    pub bytes: u64,
+    /// Time taken to serve the request, when the format has one.
+    pub duration: Option<std::time::Duration>,
+    /// When the request was logged, in seconds since the epoch.
+    pub timestamp: i64,
+}
+
+impl<'a> Hit<'a> {
+    /// What `record` counts as.
+    #[inline]
+    pub fn of(record: &Record<'a>) -> Hit<'a> {
+        let (target, method) = match record.request {
+            Request::Line { method, target, .. } => (Some(target), method_index(method)),
+            Request::Malformed(_) => (None, INVALID_METHOD),
+        };
+        Hit {
+            target,
+            method,
+            status: record.status,
+            bytes: record.bytes,
+            duration: record.duration,
+            timestamp: record.timestamp.unix_seconds,
+        }
+    }
+}
+
 /// Counts records into the metrics, keeping a local counter per series seen.
 ///
 /// # Performance
@@ -299,34 +335,39 @@ impl RequestRecorder {
     }
 
     /// Counts one record.
+    #[inline]
     pub fn record(&mut self, record: &Record<'_>) {
-        let (section, method) = match record.request {
-            Request::Line { method, target, .. } => {
-                (self.sections.id(section(target)), method_index(method))
-            }
-            Request::Malformed(_) => (SectionTable::INVALID_ID, INVALID_METHOD),
+        self.count(Hit::of(record));
+    }
+
+    /// Counts one request.
+    pub fn count(&mut self, hit: Hit<'_>) {
+        let method = hit.method;
+        let section = match hit.target {
+            Some(target) => self.sections.id(section(target)),
+            None => SectionTable::INVALID_ID,
         };
         let pair = section as usize * METHOD_COUNT + usize::from(method);
         if pair >= self.requests.len() {
             self.requests.resize_with(pair + 1, Vec::new);
         }
         // The parser gives 100–999; anything else would be a bug, caught by the index.
-        let status = self.statuses.id(record.status);
+        let status = self.statuses.id(hit.status);
         let counters = &mut self.requests[pair];
         if status >= counters.len() {
             counters.resize_with(status + 1, || None);
         }
         match &mut counters[status] {
             Some(counter) => counter.inc(),
-            None => self.count_in_new_series(section, method, status, record.status),
+            None => self.count_in_new_series(section, method, status, hit.status),
         }
 
-        let class = usize::from(record.status / 100);
-        self.response_size.observe(class, record.bytes as f64);
-        if let Some(duration) = record.duration {
+        let class = usize::from(hit.status / 100);
+        self.response_size.observe(class, hit.bytes as f64);
+        if let Some(duration) = hit.duration {
             self.duration.observe(class, duration.as_secs_f64());
         }
-        self.last_record_timestamp = Some(record.timestamp.unix_seconds);
+        self.last_record_timestamp = Some(hit.timestamp);
     }
 
     #[cold]
