@@ -7,9 +7,13 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use accesslog_exporter::generate::{LineFormat, TrafficGenerator};
+use std::sync::Arc;
+
+use accesslog_exporter::generate::{LineFormat, TrafficGenerator, NGINX_TIMED_FORMAT};
 use accesslog_exporter::metrics::{ExporterMetrics, RequestRecorder, SeriesLimits};
-use accesslog_exporter::parse::{Line, LineParser, LogFormat, Record, Request, Timestamp};
+use accesslog_exporter::parse::{
+    Dialect, Line, LineParser, LogFormat, Record, Request, Template, Timestamp,
+};
 
 const LINES: i64 = 200_000;
 const ROUNDS: usize = 9;
@@ -63,25 +67,35 @@ fn parse_all(format: LogFormat, text: &[u8]) -> usize {
 
 fn main() {
     println!("{LINES} generated lines per round, median of {ROUNDS} rounds");
+    let nginx = Template::compile(Dialect::Nginx, NGINX_TIMED_FORMAT).unwrap();
     let formats = [
         ("Common", LineFormat::Common, LogFormat::Common),
         ("Combined", LineFormat::Combined, LogFormat::Combined),
         ("W3C", LineFormat::W3c, LogFormat::W3c),
+        (
+            "nginx",
+            LineFormat::Nginx,
+            LogFormat::Template(Arc::new(nginx)),
+        ),
+        ("JSON", LineFormat::Json, LogFormat::Json(Arc::default())),
     ];
     for (name, written, read) in formats {
         let text = generated(written);
         assert_eq!(
-            parse_all(read, &text),
+            parse_all(read.clone(), &text),
             LINES as usize,
             "{name} lines all parse"
         );
         report(
             &format!("parse {name} (--format {})", name.to_lowercase()),
             median(|| {
-                black_box(parse_all(read, black_box(&text)));
+                black_box(parse_all(read.clone(), black_box(&text)));
             }),
             LINES,
         );
+        if matches!(read, LogFormat::Template(_) | LogFormat::Json(_)) {
+            continue;
+        }
         report(
             &format!("parse {name} (--format auto)"),
             median(|| {
@@ -164,6 +178,7 @@ fn main() {
                     referer: None,
                     user_agent: None,
                     duration: Some(Duration::from_millis(3)),
+                    upstream_duration: None,
                 });
             }
         }

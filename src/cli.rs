@@ -5,6 +5,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -12,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::generate::{LineFormat, Profile};
 use crate::metrics::SeriesLimits;
 use crate::monitor::{MonitorConfig, OutputFormat, Renderer};
-use crate::parse::LogFormat;
+use crate::parse::{Dialect, JsonKeys, LogFormat, Template};
 use crate::tail::{StartAt, TailConfig};
 
 /// The port served when `--web.listen-address` is not given. 9100–9999, the range Prometheus
@@ -75,9 +76,11 @@ pub struct InputArgs {
 /// How lines are parsed and counted.
 #[derive(Debug, Clone, Args)]
 pub struct ParseArgs {
-    /// Line format; `auto` reads W3C after a `#Fields:` header and Common/Combined otherwise.
-    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
-    pub format: FormatArg,
+    /// Line format: `auto` (W3C after a `#Fields:` header, Common/Combined otherwise), `common`,
+    /// `combined`, `w3c`, `nginx:<log_format string>`, `apache:<LogFormat string>`, or `json`
+    /// (`json:FIELD=KEY,…` to name other keys).
+    #[arg(long, value_name = "FORMAT", default_value = "auto")]
+    pub format: String,
 
     /// Distinct sections counted under their own label; later ones are counted as `(other)`.
     #[arg(long, value_name = "N", default_value_t = SeriesLimits::default().sections)]
@@ -307,19 +310,6 @@ pub struct DemoArgs {
     pub monitor: MonitorArgs,
 }
 
-/// `--format` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    /// W3C after a `#Fields:` header, otherwise Common or Combined, per line.
-    Auto,
-    /// NCSA Common Log Format.
-    Common,
-    /// NCSA Combined Log Format (Common plus referer and user agent).
-    Combined,
-    /// W3C extended log format, as IIS writes it.
-    W3c,
-}
-
 /// `--output` values of the monitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputArg {
@@ -338,6 +328,11 @@ pub enum LineFormatArg {
     Combined,
     /// W3C extended (IIS), with a `#Fields:` header.
     W3c,
+    /// nginx `combined` with `$request_time $upstream_response_time` (read it with
+    /// `--format 'nginx:…'`, the README gives the string).
+    Nginx,
+    /// One JSON object a line, with the keys `--format json` reads by default.
+    Json,
 }
 
 /// `--profile` values.
@@ -528,6 +523,8 @@ impl TryFrom<Cli> for Config {
                         LineFormatArg::Common => LineFormat::Common,
                         LineFormatArg::Combined => LineFormat::Combined,
                         LineFormatArg::W3c => LineFormat::W3c,
+                        LineFormatArg::Nginx => LineFormat::Nginx,
+                        LineFormatArg::Json => LineFormat::Json,
                     },
                     seed: args.profile.seed.unwrap_or_else(|| fastrand::u64(..)),
                     profile: profile(&args.profile)?,
@@ -611,12 +608,7 @@ fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
             "expected a size from 256 to 67108864 bytes",
         ));
     }
-    let format = match args.format {
-        FormatArg::Auto => LogFormat::Auto,
-        FormatArg::Common => LogFormat::Common,
-        FormatArg::Combined => LogFormat::Combined,
-        FormatArg::W3c => LogFormat::W3c,
-    };
+    let format = log_format(&args.format).map_err(|message| invalid("--format", message))?;
     Ok(ParseConfig {
         format,
         limits: SeriesLimits {
@@ -626,6 +618,32 @@ fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
         },
         max_line_bytes: args.max_line_bytes,
     })
+}
+
+fn log_format(text: &str) -> Result<LogFormat, String> {
+    let compile = |dialect, format: &str| {
+        Template::compile(dialect, format)
+            .map(|template| LogFormat::Template(Arc::new(template)))
+            .map_err(|error| error.to_string())
+    };
+    match text.split_once(':') {
+        Some(("nginx", format)) => compile(Dialect::Nginx, format),
+        Some(("apache", format)) => compile(Dialect::Apache, format),
+        Some(("json", keys)) => JsonKeys::with_overrides(keys)
+            .map(|keys| LogFormat::Json(Arc::new(keys)))
+            .map_err(|error| error.to_string()),
+        _ => match text {
+            "auto" => Ok(LogFormat::Auto),
+            "common" => Ok(LogFormat::Common),
+            "combined" => Ok(LogFormat::Combined),
+            "w3c" => Ok(LogFormat::W3c),
+            "json" => Ok(LogFormat::Json(Arc::default())),
+            _ => Err(format!(
+                "expected auto, common, combined, w3c, json, json:FIELD=KEY,…, \
+                 nginx:<log_format> or apache:<LogFormat>, got {text:?}"
+            )),
+        },
+    }
 }
 
 /// The monitor counts at most `max_sections` sections apart per interval.

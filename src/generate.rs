@@ -162,7 +162,18 @@ pub enum LineFormat {
     Combined,
     /// W3C extended, as IIS writes it, with a `#Fields:` header and `time-taken`.
     W3c,
+    /// nginx's `combined` with the request and upstream times: [`NGINX_TIMED_FORMAT`].
+    Nginx,
+    /// One JSON object a line, with the keys of nginx's `escape=json` examples (the `json`
+    /// format's defaults).
+    Json,
 }
+
+/// The nginx `log_format` [`LineFormat::Nginx`] writes: `combined`, then `$request_time` and
+/// `$upstream_response_time`.
+pub const NGINX_TIMED_FORMAT: &str = "$remote_addr - $remote_user [$time_local] \"$request\" \
+    $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time \
+    $upstream_response_time";
 
 /// The directives IIS writes at the head of a log, naming the columns [`LineFormat::W3c`] writes.
 const W3C_HEADER: &str = "#Software: accesslog-exporter generate\n#Version: 1.0\n\
@@ -197,7 +208,7 @@ impl TrafficGenerator {
     pub fn write_header(&self, out: &mut impl Write) -> io::Result<()> {
         match self.format {
             LineFormat::W3c => out.write_all(W3C_HEADER.as_bytes()),
-            LineFormat::Common | LineFormat::Combined => Ok(()),
+            _ => Ok(()),
         }
     }
 
@@ -206,7 +217,7 @@ impl TrafficGenerator {
         if self.time_text.0 != unix_seconds {
             let text = match self.format {
                 LineFormat::W3c => w3c_time(unix_seconds),
-                LineFormat::Common | LineFormat::Combined => clf_time(unix_seconds),
+                _ => clf_time(unix_seconds),
             };
             self.time_text = (unix_seconds, text);
         }
@@ -223,6 +234,16 @@ impl TrafficGenerator {
                 LineFormat::W3c => {
                     writeln!(out, "{time} 192.0.2.10 - - - 443 - {client} - - 408 0 -")
                 }
+                LineFormat::Nginx => {
+                    writeln!(
+                        out,
+                        "{client} - - [{time}] \"-\" 408 0 \"-\" \"-\" 60.000 -"
+                    )
+                }
+                LineFormat::Json => writeln!(
+                    out,
+                    r#"{{"time_local":"{time}","remote_addr":"{client}","remote_user":"","request":"","status":"408","body_bytes_sent":"0","request_time":"60.000","http_referrer":"","http_user_agent":"","upstream_response_time":""}}"#
+                ),
             };
         }
         let (section, _, subpaths) = SECTIONS[pick(rng, SECTIONS.iter().map(|s| s.1))];
@@ -269,10 +290,33 @@ impl TrafficGenerator {
                 "{time} 192.0.2.10 {method} {path} {query} 443 - {client} {agent} {referer} {status} {bytes} {millis}"
             );
         }
-        writeln!(
-            out,
-            "{client} - - [{time}] \"{method} {host}{path}{query} HTTP/1.1\" {status} {bytes} \"{referer}\" \"{agent}\""
-        )
+        let millis = 1 + (rng.f64().powi(4) * 3000.0) as u32;
+        let seconds = format!("{}.{:03}", millis / 1000, millis % 1000);
+        // Static files and cached answers have no upstream.
+        let upstream = if rng.u32(..4) == 0 {
+            "-".to_owned()
+        } else {
+            let upstream = millis.saturating_sub(1 + rng.u32(..3));
+            format!("{}.{:03}", upstream / 1000, upstream % 1000)
+        };
+        match self.format {
+            LineFormat::Nginx => writeln!(
+                out,
+                "{client} - - [{time}] \"{method} {host}{path}{query} HTTP/1.1\" {status} {bytes} \"{referer}\" \"{agent}\" {seconds} {upstream}"
+            ),
+            LineFormat::Json => {
+                let referer = referer.trim_start_matches('-');
+                let upstream = upstream.trim_start_matches('-');
+                writeln!(
+                    out,
+                    r#"{{"time_local":"{time}","remote_addr":"{client}","remote_user":"","request":"{method} {host}{path}{query} HTTP/1.1","status":"{status}","body_bytes_sent":"{bytes}","request_time":"{seconds}","http_referrer":"{referer}","http_user_agent":"{agent}","upstream_response_time":"{upstream}"}}"#
+                )
+            }
+            _ => writeln!(
+                out,
+                "{client} - - [{time}] \"{method} {host}{path}{query} HTTP/1.1\" {status} {bytes} \"{referer}\" \"{agent}\""
+            ),
+        }
     }
 }
 
@@ -453,6 +497,41 @@ mod tests {
             (1000..2000).contains(&api),
             "the busiest section gets the most: {api}"
         );
+    }
+
+    #[test]
+    fn nginx_and_json_lines_parse_with_their_formats_and_carry_times() {
+        let nginx =
+            crate::parse::Template::compile(crate::parse::Dialect::Nginx, NGINX_TIMED_FORMAT);
+        for (written, read) in [
+            (
+                LineFormat::Nginx,
+                LogFormat::Template(std::sync::Arc::new(nginx.unwrap())),
+            ),
+            (LineFormat::Json, LogFormat::Json(std::sync::Arc::default())),
+        ] {
+            let mut generator = TrafficGenerator::with_format(7, written);
+            let mut text = Vec::new();
+            for i in 0..2000 {
+                generator.write_line(&mut text, 1_795_500_000 + i).unwrap();
+            }
+            let mut parser = LineParser::new(read);
+            let (mut durations, mut upstreams, mut malformed) = (0, 0, 0);
+            for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                let Ok(Line::Record(record)) = parser.parse(line) else {
+                    panic!("{written:?}: {}", String::from_utf8_lossy(line));
+                };
+                durations += usize::from(record.duration.is_some());
+                upstreams += usize::from(record.upstream_duration.is_some());
+                malformed += usize::from(matches!(record.request, Request::Malformed(_)));
+            }
+            assert_eq!(durations, 2000, "{written:?}");
+            assert!(
+                (1200..1800).contains(&upstreams),
+                "{written:?}: {upstreams}"
+            );
+            assert!((1..30).contains(&malformed), "{written:?}: {malformed}");
+        }
     }
 
     #[test]

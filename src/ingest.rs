@@ -218,8 +218,24 @@ mod tests {
         );
     }
 
+    /// One of each format, configurable ones with the nginx and JSON lines below.
+    pub(super) fn every_format() -> Vec<LogFormat> {
+        let nginx = "$remote_addr - $remote_user [$time_local] \"$request\" $status \
+                     $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time \
+                     $upstream_response_time";
+        let template = crate::parse::Template::compile(crate::parse::Dialect::Nginx, nginx);
+        vec![
+            LogFormat::Auto,
+            LogFormat::Common,
+            LogFormat::Combined,
+            LogFormat::W3c,
+            LogFormat::Template(std::sync::Arc::new(template.unwrap())),
+            LogFormat::Json(std::sync::Arc::default()),
+        ]
+    }
+
     /// Lines of every shape the parsers know, for mutating.
-    const REAL_LINES: [&[u8]; 7] = [
+    const REAL_LINES: [&[u8]; 9] = [
         b"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326",
         b"2001:db8::1 - - [24/Nov/2026:10:00:00 +0000] \"POST /api/v1?q=\\\"x\\\" HTTP/1.1\" 201 - \"https://r/\" \"Mozilla/5.0\"",
         b"h - - [24/Nov/2026:10:00:00 +0000] \"-\" 408 0",
@@ -227,6 +243,8 @@ mod tests {
         b"2026-11-24 10:00:00 192.0.2.1 GET /a/b 200 512 15",
         b"2026-11-24 10:00:01 192.0.2.1 - - 400 - -",
         b"#Software: Microsoft Internet Information Services 10.0",
+        b"10.0.0.1 - - [24/Nov/2026:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 5 \"-\" \"curl\" 0.010 0.004, 0.002",
+        br#"{"time":"2026-11-24T10:00:00+00:00","remote_addr":"10.0.0.1","request":"GET /a/b HTTP/1.1","status":200,"bytes_sent":5,"request_time":0.01}"#,
     ];
 
     pub(super) fn log_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
@@ -263,7 +281,7 @@ mod tests {
         fn every_line_is_counted_once_as_one_thing(
             log in log_bytes(),
             format in proptest::sample::select(
-                vec![LogFormat::Auto, LogFormat::Common, LogFormat::Combined, LogFormat::W3c]
+                crate::ingest::tests::every_format()
             ),
             cut in proptest::prelude::any::<proptest::sample::Index>(),
         ) {

@@ -99,11 +99,14 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
     let path = &config.input.tail.path;
     // Without a second core, the counting thread would only take turns with the reading one.
     if std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1) {
-        ingest::count_on_second_thread(parse.format, metrics.clone(), parse.limits, |ingest| {
-            read_file(path, parse, ingest)
-        })?;
+        ingest::count_on_second_thread(
+            parse.format.clone(),
+            metrics.clone(),
+            parse.limits,
+            |ingest| read_file(path, parse, ingest),
+        )?;
     } else {
-        let mut ingest = Ingest::exporter(parse.format, metrics.clone(), parse.limits);
+        let mut ingest = Ingest::exporter(parse.format.clone(), metrics.clone(), parse.limits);
         read_file(path, parse, &mut ingest)?;
     }
     io::stdout()
@@ -155,7 +158,7 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         .console
         .then(|| LiveMonitor::new(monitor.config, monitor.renderer, io::stdout()));
     let recorder = RequestRecorder::new(metrics.clone(), parse.limits);
-    let mut ingest = Ingest::new(parse.format, metrics.clone(), (recorder, console));
+    let mut ingest = Ingest::new(parse.format.clone(), metrics.clone(), (recorder, console));
     let checkpoints = config
         .position_file
         .as_ref()
@@ -201,7 +204,11 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
 fn monitor(run: MonitorRun) -> Result<(), Error> {
     check_readable(&run.input.tail.path)?;
     let live = LiveMonitor::new(run.monitor.config, run.monitor.renderer, io::stdout());
-    let ingest = Ingest::new(run.input.parse.format, ExporterMetrics::new()?, live);
+    let ingest = Ingest::new(
+        run.input.parse.format.clone(),
+        ExporterMetrics::new()?,
+        live,
+    );
     let (stop_following, follower) = start_following(&run.input, ingest)?;
     let result = runtime()?.block_on(async {
         shutdown_signal().map_err(Error::Runtime)?.await;
@@ -220,7 +227,7 @@ fn replay(run: ReplayRun) -> Result<(), Error> {
         stdout,
         run.reorder_tolerance_seconds,
     );
-    let mut ingest = Ingest::new(run.parse.format, ExporterMetrics::new()?, monitor);
+    let mut ingest = Ingest::new(run.parse.format.clone(), ExporterMetrics::new()?, monitor);
     read_file(&run.file, &run.parse, &mut ingest)?;
     ingest
         .into_consumer()

@@ -11,22 +11,30 @@
 
 use accesslog_exporter::ingest::Ingest;
 use accesslog_exporter::metrics::{ExporterMetrics, SeriesLimits};
-use accesslog_exporter::parse::LogFormat;
+use accesslog_exporter::parse::{Dialect, JsonKeys, LogFormat, Template};
+use std::sync::{Arc, LazyLock};
 use accesslog_exporter::tail::{LineSplitter, TailSink};
 use libfuzzer_sys::fuzz_target;
 
-const FORMATS: [LogFormat; 4] = [
-    LogFormat::Auto,
-    LogFormat::Common,
-    LogFormat::Combined,
-    LogFormat::W3c,
-];
+static FORMATS: LazyLock<[LogFormat; 6]> = LazyLock::new(|| {
+    let nginx = "$remote_addr - $remote_user [$time_local] \"$request\" $status \
+                 $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time \
+                 $upstream_response_time";
+    [
+        LogFormat::Auto,
+        LogFormat::Common,
+        LogFormat::Combined,
+        LogFormat::W3c,
+        LogFormat::Template(Arc::new(Template::compile(Dialect::Nginx, nginx).unwrap())),
+        LogFormat::Json(Arc::new(JsonKeys::default())),
+    ]
+});
 
 fuzz_target!(|input: &[u8]| {
     let Some((&selector, data)) = input.split_first() else {
         return;
     };
-    let format = FORMATS[usize::from(selector % 4)];
+    let format = FORMATS[usize::from(selector % 6)].clone();
     let metrics = ExporterMetrics::new().expect("metrics register");
     let limits = SeriesLimits {
         sections: 4,
@@ -35,7 +43,7 @@ fuzz_target!(|input: &[u8]| {
     };
     let mut ingest = Ingest::exporter(format, metrics.clone(), limits);
     let mut splitter = LineSplitter::new(256);
-    let cut = usize::from(selector / 4) * data.len() / 64;
+    let cut = usize::from(selector / 6) * data.len() / 43;
     splitter.push(&data[..cut], &mut ingest);
     splitter.push(&data[cut..], &mut ingest);
     splitter.finish(&mut ingest);

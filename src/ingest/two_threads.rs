@@ -130,6 +130,7 @@ impl HitBatch {
             status: hit.status,
             bytes: hit.bytes,
             duration: hit.duration,
+            upstream_duration: hit.upstream_duration,
             timestamp: hit.timestamp,
         });
     }
@@ -147,6 +148,7 @@ struct BatchedHit {
     status: u16,
     bytes: u64,
     duration: Option<std::time::Duration>,
+    upstream_duration: Option<std::time::Duration>,
     timestamp: i64,
 }
 
@@ -162,6 +164,7 @@ impl BatchedHit {
             status: self.status,
             bytes: self.bytes,
             duration: self.duration,
+            upstream_duration: self.upstream_duration,
             timestamp: self.timestamp,
         }
     }
@@ -249,13 +252,13 @@ mod tests {
         fn two_threads_expose_what_one_does(
             log in log_bytes(),
             format in proptest::sample::select(
-                vec![LogFormat::Auto, LogFormat::Common, LogFormat::Combined, LogFormat::W3c]
+                crate::ingest::tests::every_format()
             ),
             cut in proptest::prelude::any::<proptest::sample::Index>(),
         ) {
             let cut = cut.index(log.len() + 1);
             proptest::prop_assert_eq!(
-                exposition(&log, cut, format, false),
+                exposition(&log, cut, format.clone(), false),
                 exposition(&log, cut, format, true)
             );
         }

@@ -45,6 +45,7 @@ pub struct ExporterMetrics {
     requests: IntCounterVec,
     response_size: ClassHistogram,
     duration: ClassHistogram,
+    upstream_duration: ClassHistogram,
     parse_errors: IntCounterVec,
     /// Lines read from the log, whatever they turned out to be.
     pub lines_read: IntCounter,
@@ -87,6 +88,12 @@ impl ExporterMetrics {
         let duration = ClassHistogram::new(
             "accesslog_http_request_duration_seconds",
             "Time taken to serve HTTP requests, for log formats that record it.",
+            &DURATION_BUCKETS,
+        )?;
+        let upstream_duration = ClassHistogram::new(
+            "accesslog_http_upstream_duration_seconds",
+            "Time spent waiting for upstream servers, summed over those tried, for log formats \
+             that record it.",
             &DURATION_BUCKETS,
         )?;
         let parse_errors = IntCounterVec::new(
@@ -134,6 +141,7 @@ impl ExporterMetrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(response_size.clone()),
             Box::new(duration.clone()),
+            Box::new(upstream_duration.clone()),
             Box::new(parse_errors.clone()),
             Box::new(lines_read.clone()),
             Box::new(bytes_read.clone()),
@@ -167,6 +175,7 @@ impl ExporterMetrics {
             requests,
             response_size,
             duration,
+            upstream_duration,
             parse_errors,
             lines_read,
             bytes_read,
@@ -254,6 +263,8 @@ pub struct Hit<'a> {
     pub bytes: u64,
     /// Time taken to serve the request, when the format has one.
     pub duration: Option<std::time::Duration>,
+    /// Time spent waiting for upstream servers, when the format has one.
+    pub upstream_duration: Option<std::time::Duration>,
     /// When the request was logged, in seconds since the epoch.
     pub timestamp: i64,
 }
@@ -272,6 +283,7 @@ impl<'a> Hit<'a> {
             status: record.status,
             bytes: record.bytes,
             duration: record.duration,
+            upstream_duration: record.upstream_duration,
             timestamp: record.timestamp.unix_seconds,
         }
     }
@@ -296,6 +308,7 @@ pub struct RequestRecorder {
     overflow: [Option<LocalIntCounter>; 10],
     response_size: LocalClassHistogram,
     duration: LocalClassHistogram,
+    upstream_duration: LocalClassHistogram,
     last_record_timestamp: Option<i64>,
 }
 
@@ -311,6 +324,7 @@ impl RequestRecorder {
             overflow: Default::default(),
             response_size: metrics.response_size.local(),
             duration: metrics.duration.local(),
+            upstream_duration: metrics.upstream_duration.local(),
             last_record_timestamp: None,
             metrics,
         }
@@ -329,6 +343,7 @@ impl RequestRecorder {
         }
         self.response_size.flush();
         self.duration.flush();
+        self.upstream_duration.flush();
         if let Some(seconds) = self.last_record_timestamp.take() {
             self.metrics.last_record_timestamp.set(seconds as f64);
         }
@@ -366,6 +381,10 @@ impl RequestRecorder {
         self.response_size.observe(class, hit.bytes as f64);
         if let Some(duration) = hit.duration {
             self.duration.observe(class, duration.as_secs_f64());
+        }
+        if let Some(duration) = hit.upstream_duration {
+            self.upstream_duration
+                .observe(class, duration.as_secs_f64());
         }
         self.last_record_timestamp = Some(hit.timestamp);
     }

@@ -31,6 +31,7 @@ fn hit(target: &'static [u8]) -> Record<'static> {
         referer: None,
         user_agent: None,
         duration: None,
+        upstream_duration: None,
     }
 }
 

@@ -70,6 +70,7 @@ pub(super) fn parse<'a>(
         referer,
         user_agent,
         duration: None,
+        upstream_duration: None,
     }))
 }
 

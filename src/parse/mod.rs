@@ -18,17 +18,23 @@
 
 mod bytes;
 mod clf;
+mod fields;
+mod json;
 mod section;
+mod template;
 mod time;
 mod w3c;
 
+pub use json::{JsonKeys, JsonKeysError};
 pub use section::section;
+pub use template::{Dialect, Template, TemplateError};
 pub use time::Timestamp;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which line format to expect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum LogFormat {
     /// W3C after a `#Fields:` header, otherwise Common/Combined decided per line.
     #[default]
@@ -39,6 +45,10 @@ pub enum LogFormat {
     Combined,
     /// W3C extended log format (IIS).
     W3c,
+    /// Laid out by an nginx `log_format` or Apache `LogFormat` string.
+    Template(Arc<Template>),
+    /// One JSON object a line.
+    Json(Arc<JsonKeys>),
 }
 
 /// The request line of a record.
@@ -79,6 +89,9 @@ pub struct Record<'a> {
     pub user_agent: Option<&'a [u8]>,
     /// Time taken to serve the request, when the format has one.
     pub duration: Option<Duration>,
+    /// Time spent waiting for upstream servers (nginx `$upstream_response_time`, summed over
+    /// the upstreams tried), when the format has one.
+    pub upstream_duration: Option<Duration>,
 }
 
 /// What a line turned out to be.
@@ -159,7 +172,9 @@ impl LineParser {
         if line.is_empty() {
             return Err(ParseError::Empty);
         }
-        match self.format {
+        match &self.format {
+            LogFormat::Template(template) => template.parse(line, &mut self.clf_times),
+            LogFormat::Json(keys) => keys.parse(line, &mut self.clf_times),
             LogFormat::Common => clf::parse(line, clf::Extras::Ignore, &mut self.clf_times),
             LogFormat::Combined => clf::parse(line, clf::Extras::Require, &mut self.clf_times),
             LogFormat::W3c => self.parse_w3c(line),
@@ -247,3 +262,6 @@ fn is_tchar(b: u8) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod format_tests;

@@ -326,7 +326,7 @@ const IIS_HEADER: &[&[u8]] = &[
 #[test]
 fn w3c_as_iis_writes_it() {
     for format in [LogFormat::W3c, LogFormat::Auto] {
-        let mut parser = LineParser::new(format);
+        let mut parser = LineParser::new(format.clone());
         for header in IIS_HEADER {
             assert_eq!(parser.parse(header), Ok(Line::Directive));
         }

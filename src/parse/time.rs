@@ -108,6 +108,62 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Parses ISO 8601 / RFC 3339 as nginx's `$time_iso8601` writes it,
+    /// `2000-10-10T13:55:36-07:00`; a fraction of a second is dropped, `Z` is UTC.
+    pub fn parse_iso8601(s: &[u8]) -> Option<Timestamp> {
+        if s.len() < 20 || s[10] != b'T' {
+            return None;
+        }
+        let utc = Timestamp::parse_w3c(&s[..10], &s[11..19])?;
+        let mut zone = &s[19..];
+        if let Some(fraction) = zone.strip_prefix(b".") {
+            let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+            zone = &fraction[digits..];
+        }
+        let offset_minutes: i64 = match zone {
+            b"Z" => 0,
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+                let (hours, minutes) = (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?);
+                if hours > 23 || minutes > 59 {
+                    return None;
+                }
+                let minutes = i64::from(hours * 60 + minutes);
+                if *sign == b'-' {
+                    -minutes
+                } else {
+                    minutes
+                }
+            }
+            _ => return None,
+        };
+        Some(Timestamp {
+            unix_seconds: utc.unix_seconds - offset_minutes * 60,
+            utc_offset_minutes: offset_minutes as i16,
+        })
+    }
+
+    /// Parses seconds since the epoch, as nginx's `$msec` writes them (`1700000000.123`); the
+    /// fraction is dropped.
+    pub fn parse_epoch(s: &[u8]) -> Option<Timestamp> {
+        let whole = match s.iter().position(|&b| b == b'.') {
+            Some(dot) if s[dot + 1..].iter().all(u8::is_ascii_digit) => &s[..dot],
+            Some(_) => return None,
+            None => s,
+        };
+        if whole.is_empty() || whole.len() > 12 {
+            return None;
+        }
+        let seconds = whole.iter().try_fold(0i64, |acc, &b| {
+            b.is_ascii_digit().then(|| acc * 10 + i64::from(b - b'0'))
+        })?;
+        Some(Timestamp {
+            unix_seconds: seconds,
+            utc_offset_minutes: 0,
+        })
+    }
+}
+
 fn digits(s: &[u8]) -> Option<u32> {
     s.iter().try_fold(0u32, |acc, &b| {
         b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))

@@ -139,6 +139,7 @@ impl Layout {
             referer,
             user_agent,
             duration,
+            upstream_duration: None,
         }))
     }
 }
