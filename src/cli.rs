@@ -624,7 +624,11 @@ fn log_format(text: &str) -> Result<LogFormat, String> {
     let compile = |dialect, format: &str| {
         Template::compile(dialect, format)
             .map(|template| LogFormat::Template(Arc::new(template)))
-            .map_err(|error| error.to_string())
+            .map_err(|mut error| {
+                // Where in the flag's value, prefix included.
+                error.at += text.len() - format.len();
+                error.to_string()
+            })
     };
     match text.split_once(':') {
         Some(("nginx", format)) => compile(Dialect::Nginx, format),

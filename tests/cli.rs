@@ -126,6 +126,12 @@ fn bad_flag_values_are_one_line_and_exit_2() {
     for args in [
         &["--max-sections", "abc"][..],
         &["--format", "xml"],
+        &[
+            "--format",
+            "nginx:$remote_addr [$time_local] \"$request\" $status $bytes_sent $colour",
+        ],
+        &["--format", "apache:%h %t \\\"%r\\\" %>s"],
+        &["--format", "json:status"],
         &["--max-sections", "0"],
         &["--web.telemetry-path", "metrics"],
         &["--poll-interval", "soon"],
@@ -139,6 +145,93 @@ fn bad_flag_values_are_one_line_and_exit_2() {
         assert!(err.starts_with("accesslog-exporter: "), "{args:?}: {err}");
         let flag = args[0];
         assert!(err.contains(flag), "{args:?} should name {flag}: {err}");
+    }
+}
+
+#[test]
+fn a_format_string_error_points_at_the_variable() {
+    let output = run(&[
+        "--format",
+        "nginx:$remote_addr [$time_local] \"$request\" $status $bytes_sent $colour",
+    ]);
+    assert_eq!(
+        stderr(&output).trim_end(),
+        "accesslog-exporter: --format: $colour (byte 64) is not an nginx variable this exporter knows"
+    );
+}
+
+#[test]
+fn nginx_and_json_logs_are_followed_and_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let nginx_log = dir.path().join("nginx.log");
+    let json_log = dir.path().join("json.log");
+    fs::write(&nginx_log, "").unwrap();
+    fs::write(&json_log, "").unwrap();
+    let nginx = "nginx:$remote_addr - $remote_user [$time_local] \"$request\" $status \
+                 $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time \
+                 $upstream_response_time";
+    let served = [
+        (nginx, &nginx_log),
+        ("json:status=code,bytes=size", &json_log),
+    ]
+    .map(|(format, log)| {
+        let mut exporter =
+            Exporter::start(["--format", format, "--log-file", log.to_str().unwrap()]);
+        exporter.wait_for_stderr("following");
+        exporter
+    });
+    append(
+        &nginx_log,
+        "192.0.2.1 - - [24/Nov/2026:10:00:00 +0000] \"GET /api/a HTTP/1.1\" 200 10 \"-\" \"curl\" 0.300 0.100, 0.150\n\
+         192.0.2.1 - - [24/Nov/2026:10:00:01 +0000] \"GET /img/b.png HTTP/1.1\" 304 0 \"-\" \"curl\" 0.000 -\n\
+         not a line of that format\n",
+    );
+    append(
+        &json_log,
+        "{\"time\":\"2026-11-24T10:00:00+00:00\",\"method\":\"POST\",\"path\":\"/api/b\",\"code\":503,\"size\":7,\"request_time\":2.5}\n",
+    );
+    let text = served[0].wait_for_value("accesslog_lines_read_total", 3.0);
+    for (series, want) in [
+        (
+            r#"accesslog_http_requests_total{method="GET",section="/api",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"accesslog_http_requests_total{method="GET",section="/img",status="304"}"#,
+            1.0,
+        ),
+        (
+            r#"accesslog_http_request_duration_seconds_sum{status_class="2xx"}"#,
+            0.3,
+        ),
+        (
+            r#"accesslog_http_upstream_duration_seconds_sum{status_class="2xx"}"#,
+            0.25,
+        ),
+        (
+            r#"accesslog_http_upstream_duration_seconds_count{status_class="2xx"}"#,
+            1.0,
+        ),
+        (r#"accesslog_parse_errors_total{reason="syntax"}"#, 1.0),
+    ] {
+        assert_eq!(value(&text, series), Some(want), "{series}\n{text}");
+    }
+    let text = served[1].wait_for_value("accesslog_lines_read_total", 1.0);
+    for (series, want) in [
+        (
+            r#"accesslog_http_requests_total{method="POST",section="/api",status="503"}"#,
+            1.0,
+        ),
+        (
+            r#"accesslog_http_response_size_bytes_sum{status_class="5xx"}"#,
+            7.0,
+        ),
+        (
+            r#"accesslog_http_request_duration_seconds_sum{status_class="5xx"}"#,
+            2.5,
+        ),
+    ] {
+        assert_eq!(value(&text, series), Some(want), "{series}\n{text}");
     }
 }
 
