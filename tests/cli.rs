@@ -334,7 +334,14 @@ fn sigterm_and_sigint_stop_it_within_a_second() {
 #[test]
 fn generated_logs_of_every_format_are_read_whole() {
     let dir = tempfile::tempdir().unwrap();
-    for (format, directives) in [("common", 0.0), ("combined", 0.0), ("w3c", 3.0)] {
+    let nginx = format!("nginx:{NGINX_TIMED}");
+    for (format, read_as, directives) in [
+        ("common", "auto", 0.0),
+        ("combined", "auto", 0.0),
+        ("w3c", "auto", 3.0),
+        ("nginx", nginx.as_str(), 0.0),
+        ("json", "json", 0.0),
+    ] {
         let path = dir.path().join(format!("{format}.log"));
         let path = path.to_str().unwrap();
         let generated = run(&[
@@ -353,7 +360,7 @@ fn generated_logs_of_every_format_are_read_whole() {
             "50",
         ]);
         assert!(generated.status.success(), "{}", stderr(&generated));
-        let output = run(&["--one-shot", "--log-file", path]);
+        let output = run(&["--one-shot", "--format", read_as, "--log-file", path]);
         assert!(output.status.success(), "{}", stderr(&output));
         let text = String::from_utf8(output.stdout).unwrap();
         assert_eq!(
@@ -370,8 +377,73 @@ fn generated_logs_of_every_format_are_read_whole() {
         let timed = sum(&text, "accesslog_http_request_duration_seconds_count");
         assert_eq!(
             timed > 490.0,
-            format == "w3c",
+            ["w3c", "nginx", "json"].contains(&format),
             "{format}: {timed} with a duration"
         );
     }
+}
+
+/// nginx's `combined` with the request and upstream times, as `generate --format nginx` writes.
+const NGINX_TIMED: &str = "$remote_addr - $remote_user [$time_local] \"$request\" $status \
+                           $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time \
+                           $upstream_response_time";
+
+#[test]
+fn rotated_gzip_logs_are_read_by_one_shot_and_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("access.log.1");
+    let generated = run(&[
+        "generate",
+        "--format",
+        "combined",
+        "--output",
+        plain.to_str().unwrap(),
+        "--count",
+        "3000",
+        "--seed",
+        "5",
+        "--profile",
+        "steady",
+        "--rate",
+        "20",
+    ]);
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    // As logrotate's `compress` does: gzip replaces access.log.1 with access.log.1.gz.
+    fs::copy(&plain, dir.path().join("kept.log")).unwrap();
+    let gzip = Command::new("gzip")
+        .arg(&plain)
+        .status()
+        .expect("gzip is installed");
+    assert!(gzip.success());
+    let (kept, compressed) = (
+        dir.path().join("kept.log"),
+        dir.path().join("access.log.1.gz"),
+    );
+    let read = |args: &[&str], path: &std::path::Path| {
+        let output = run(&[args, &[path.to_str().unwrap()]].concat());
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let one_shot = read(&["--one-shot", "--log-file"], &compressed);
+    assert_eq!(sum(&one_shot, "accesslog_http_requests_total"), 3000.0);
+    assert_eq!(one_shot, read(&["--one-shot", "--log-file"], &kept));
+    let replayed = read(&["replay"], &compressed);
+    assert!(
+        replayed.contains("High traffic generated an alert"),
+        "{replayed}"
+    );
+    assert_eq!(replayed, read(&["replay"], &kept));
+
+    // Cut short, as a copy interrupted mid-way leaves it.
+    let bytes = fs::read(&compressed).unwrap();
+    let truncated = dir.path().join("truncated.log.gz");
+    fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let err = one_line_error(
+        Command::new(binary()).args(["--one-shot", "--log-file", truncated.to_str().unwrap()]),
+        1,
+    );
+    assert!(
+        err.contains("truncated.log.gz: cannot read the log file"),
+        "{err}"
+    );
 }

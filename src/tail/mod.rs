@@ -435,7 +435,8 @@ fn open_at(path: &Path, offset: Option<u64>, max_line_bytes: usize) -> io::Resul
 }
 
 /// Reads a whole file once, from start to end, handing an unfinished last line on as a line,
-/// then tells the sink the read is over.
+/// then tells the sink the read is over. A gzip file (a rotated log compressed by logrotate) is
+/// read decompressed; it is told by its first two bytes, whatever its name.
 pub fn read_whole_file(
     path: &Path,
     max_line_bytes: usize,
@@ -443,11 +444,32 @@ pub fn read_whole_file(
 ) -> io::Result<()> {
     let mut file = open_at(path, Some(0), max_line_bytes)?;
     let mut chunk = vec![0; READ_CHUNK_BYTES];
-    file.read_appended(&mut chunk, u64::MAX, sink)?;
+    let mut magic = [0; 2];
+    let is_gzip =
+        std::os::unix::fs::FileExt::read_at(&file.file, &mut magic, 0)? == 2 && magic == GZIP_MAGIC;
+    if is_gzip {
+        // Members one after another, as `cat a.gz b.gz` or a writer that appends them makes.
+        let mut decompressed = flate2::read::MultiGzDecoder::new(&mut file.file);
+        loop {
+            let n = match decompressed.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            sink.event(TailEvent::BytesRead(n as u64));
+            file.lines.push(&chunk[..n], sink);
+        }
+    } else {
+        file.read_appended(&mut chunk, u64::MAX, sink)?;
+    }
     file.lines.finish(sink);
     sink.polled();
     Ok(())
 }
+
+/// The first two bytes of every gzip stream (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 #[cfg(test)]
 mod tests;
