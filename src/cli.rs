@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::generate::{LineFormat, Profile};
+use crate::logs::LogSource;
 use crate::metrics::SeriesLimits;
 use crate::monitor::{MonitorConfig, OutputFormat, Renderer};
 use crate::parse::{Dialect, JsonKeys, LogFormat, Template};
@@ -51,9 +52,18 @@ pub enum Command {
 /// Which log to read and how.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// The access log to follow.
-    #[arg(long, value_name = "PATH", default_value = "/var/log/access.log")]
-    pub log_file: PathBuf,
+    /// An access log to follow; may be given several times, as a glob (`/var/log/nginx/*.log`)
+    /// or as `NAME=PATH` to set its `log` label.
+    #[arg(
+        long,
+        value_name = "[NAME=]PATH",
+        default_value = "/var/log/access.log"
+    )]
+    pub log_file: Vec<String>,
+
+    /// The most files followed at once; files a glob matches beyond it are not followed.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_logs: usize,
 
     /// Read what the log already holds before following it (default: start at its end).
     #[arg(long)]
@@ -373,7 +383,11 @@ pub struct ParseConfig {
 /// A log to follow.
 #[derive(Debug, Clone)]
 pub struct InputConfig {
-    /// How to follow the log.
+    /// What `--log-file` names.
+    pub sources: Vec<LogSource>,
+    /// The most files followed at once.
+    pub max_logs: usize,
+    /// How to follow a log; its path is the first source's.
     pub tail: TailConfig,
     /// How to parse it.
     pub parse: ParseConfig,
@@ -495,6 +509,7 @@ impl TryFrom<Cli> for Config {
             Some(Command::Serve(args)) => serve_config(args).map(Config::Serve),
             Some(Command::Monitor(args)) => {
                 let input = input_config(args.input)?;
+                one_file(&input, "the monitor")?;
                 let monitor = monitor_settings(args.monitor, input.parse.limits.sections)?;
                 Ok(Config::Monitor(MonitorRun { input, monitor }))
             }
@@ -547,6 +562,14 @@ impl TryFrom<Cli> for Config {
 
 fn serve_config(args: ServeArgs) -> Result<ServeConfig, ConfigError> {
     let input = input_config(args.input)?;
+    for (flag, given) in [
+        ("--console", args.console),
+        ("--position-file", args.position_file.is_some()),
+    ] {
+        if given && !args.one_shot {
+            one_file(&input, flag)?;
+        }
+    }
     Ok(ServeConfig {
         listen_address: parse_listen_address(&args.web.listen_address)?,
         telemetry_path: telemetry_path(args.web.telemetry_path)?,
@@ -567,6 +590,17 @@ fn max_connections(n: usize) -> Result<usize, ConfigError> {
     Ok(n)
 }
 
+/// `what` follows one file only (for now): several, or a glob, are refused.
+fn one_file(input: &InputConfig, what: &str) -> Result<(), ConfigError> {
+    if crate::logs::is_one_file(&input.sources) {
+        return Ok(());
+    }
+    Err(invalid(
+        "--log-file",
+        format!("{what} follows one file: give one path, not several or a glob"),
+    ))
+}
+
 fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
     if args.poll_interval.is_zero() || args.poll_interval > Duration::from_secs(60) {
         return Err(invalid(
@@ -575,9 +609,27 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
         ));
     }
     let parse = parse_config(args.parse)?;
+    let sources = args
+        .log_file
+        .iter()
+        .map(|text| LogSource::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|message| invalid("--log-file", message))?;
+    if args.max_logs == 0 {
+        return Err(invalid("--max-logs", "expected at least 1"));
+    }
+    let mut names: Vec<&str> = sources.iter().filter_map(|s| s.name.as_deref()).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(invalid(
+            "--log-file",
+            format!("the name {:?} is given to two logs", pair[0]),
+        ));
+    }
     Ok(InputConfig {
+        max_logs: args.max_logs,
         tail: TailConfig {
-            path: args.log_file,
+            path: sources[0].pattern.clone(),
             start_at: if args.from_beginning {
                 StartAt::Beginning
             } else {
@@ -587,6 +639,7 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
             rotate_wait: args.rotate_wait,
             resume: None,
         },
+        sources,
         parse,
         poll_interval: args.poll_interval,
     })

@@ -15,7 +15,8 @@ use accesslog_exporter::cli::{
 };
 use accesslog_exporter::generate;
 use accesslog_exporter::ingest::{self, Ingest};
-use accesslog_exporter::metrics::{ExporterMetrics, RequestRecorder, SeriesLimits};
+use accesslog_exporter::logs::{self, LogNames};
+use accesslog_exporter::metrics::{ExporterMetrics, Exposition, RequestRecorder, SeriesLimits};
 use accesslog_exporter::monitor::{LiveMonitor, ReplayMonitor};
 use accesslog_exporter::tail::{self, Follower, StartAt, StopHandle, TailConfig, TailSink, Tailer};
 use accesslog_exporter::web::config::{WebConfigError, WebSecurity};
@@ -93,26 +94,51 @@ fn main() -> ExitCode {
 }
 
 fn one_shot(config: &ServeConfig) -> Result<(), Error> {
-    let metrics = ExporterMetrics::new()?;
-    metrics.alert_threshold.set(config.monitor.config.threshold);
-    let parse = &config.input.parse;
-    let path = &config.input.tail.path;
-    // Without a second core, the counting thread would only take turns with the reading one.
-    if std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1) {
-        ingest::count_on_second_thread(
-            parse.format.clone(),
-            metrics.clone(),
-            parse.limits,
-            |ingest| read_file(path, parse, ingest),
-        )?;
-    } else {
-        let mut ingest = Ingest::exporter(parse.format.clone(), metrics.clone(), parse.limits);
-        read_file(path, parse, &mut ingest)?;
+    let exposition = Exposition::new()?;
+    exposition
+        .alert_threshold
+        .set(config.monitor.config.threshold);
+    let input = &config.input;
+    let paths = logs::matching_paths(&input.sources);
+    if paths.is_empty() {
+        eprintln!("accesslog-exporter: warning: no file matches --log-file");
+    }
+    let mut names = LogNames::default();
+    for path in paths.iter().take(input.max_logs) {
+        let name =
+            (!logs::is_single_unnamed(&input.sources)).then(|| names.name(path, &input.sources));
+        count_whole_file(path, &input.parse, exposition.log(name.as_deref())?)?;
+    }
+    if paths.len() > input.max_logs {
+        eprintln!(
+            "accesslog-exporter: warning: {} files match --log-file; the first {} (--max-logs) were read",
+            paths.len(),
+            input.max_logs
+        );
     }
     io::stdout()
         .lock()
-        .write_all(metrics.encode().as_bytes())
+        .write_all(exposition.encode().as_bytes())
         .map_err(Error::Stdout)
+}
+
+fn count_whole_file(
+    path: &Path,
+    parse: &ParseConfig,
+    metrics: ExporterMetrics,
+) -> Result<(), Error> {
+    // Without a second core, the counting thread would only take turns with the reading one.
+    if std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1) {
+        ingest::count_on_second_thread(parse.format.clone(), metrics, parse.limits, |ingest| {
+            read_file(path, parse, ingest)
+        })
+    } else {
+        read_file(
+            path,
+            parse,
+            &mut Ingest::exporter(parse.format.clone(), metrics, parse.limits),
+        )
+    }
 }
 
 fn read_file(path: &Path, parse: &ParseConfig, sink: &mut impl TailSink) -> Result<(), Error> {
@@ -123,7 +149,9 @@ fn read_file(path: &Path, parse: &ParseConfig, sink: &mut impl TailSink) -> Resu
 }
 
 fn run_server(mut config: ServeConfig) -> Result<(), Error> {
-    check_readable(&config.input.tail.path)?;
+    for source in config.input.sources.iter().filter(|source| !source.is_glob) {
+        check_readable(&source.pattern)?;
+    }
     let security = match &config.web_config_file {
         Some(path) => WebSecurity::load(path)?,
         None => WebSecurity::default(),
@@ -150,23 +178,30 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         })?;
     let local = listener.local_addr().map_err(Error::Runtime)?;
 
-    let metrics = ExporterMetrics::new()?;
+    let exposition = Exposition::new()?;
+    exposition
+        .alert_threshold
+        .set(config.monitor.config.threshold);
     let parse = &config.input.parse;
-    metrics.alert_threshold.set(config.monitor.config.threshold);
-    let monitor = config.monitor;
-    let console = config
-        .console
-        .then(|| LiveMonitor::new(monitor.config, monitor.renderer, io::stdout()));
-    let recorder = RequestRecorder::new(metrics.clone(), parse.limits);
-    let mut ingest = Ingest::new(parse.format.clone(), metrics.clone(), (recorder, console));
     let checkpoints = config
         .position_file
         .as_ref()
         .map(|_| Checkpoints::default());
-    if let Some(checkpoints) = &checkpoints {
-        ingest = ingest.with_checkpoints(checkpoints.clone());
-    }
-    let (stop_following, follower) = start_following(&config.input, ingest)?;
+    let following = if logs::is_one_file(&config.input.sources) {
+        let metrics = exposition.log(config.input.sources[0].name.as_deref())?;
+        let monitor = config.monitor;
+        let console = config
+            .console
+            .then(|| LiveMonitor::new(monitor.config, monitor.renderer, io::stdout()));
+        let recorder = RequestRecorder::new(metrics.clone(), parse.limits);
+        let mut ingest = Ingest::new(parse.format.clone(), metrics, (recorder, console));
+        if let Some(checkpoints) = &checkpoints {
+            ingest = ingest.with_checkpoints(checkpoints.clone());
+        }
+        Following::One(start_following(&config.input, ingest)?)
+    } else {
+        Following::Many(LogSet::start(config.input.clone(), exposition.clone())?)
+    };
     let saver = checkpoints
         .clone()
         .zip(config.position_file.clone())
@@ -175,7 +210,7 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         .map_err(Error::Runtime)?;
 
     let site = Site {
-        metrics,
+        metrics: exposition,
         telemetry_path: config.telemetry_path.clone(),
         checkpoints,
         max_connections: config.max_connections,
@@ -192,13 +227,182 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         web::serve(listener, site, shutdown).await;
         Ok(())
     });
-    stop_following.stop();
-    let _ = follower.join();
+    following.stop();
     if let Some(saver) = saver {
         saver.finish();
     }
     eprintln!("accesslog-exporter: stopped");
     result
+}
+
+/// The followers a server runs: one for a single file, or a set kept up to date with what
+/// `--log-file` matches.
+enum Following {
+    One((StopHandle, std::thread::JoinHandle<()>)),
+    Many(LogSet),
+}
+
+impl Following {
+    fn stop(self) {
+        match self {
+            Following::One((stop, thread)) => {
+                stop.stop();
+                let _ = thread.join();
+            }
+            Following::Many(set) => set.stop(),
+        }
+    }
+}
+
+/// Follows every file `--log-file` names, each into its own `log`-labelled metrics: a thread
+/// looks for new matches every poll interval, starts a follower for each, and lets go of a
+/// file a glob found once it has been gone for `--rotate-wait` (its series with it).
+struct LogSet {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+struct FollowedLog {
+    metrics: ExporterMetrics,
+    follower: (StopHandle, std::thread::JoinHandle<()>),
+    from_glob: bool,
+    missing_since: Option<std::time::Instant>,
+}
+
+impl FollowedLog {
+    fn stop(self) {
+        self.follower.0.stop();
+        let _ = self.follower.1.join();
+    }
+}
+
+impl LogSet {
+    fn start(input: InputConfig, exposition: Exposition) -> Result<LogSet, Error> {
+        let (stop, stopped) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("logs".into())
+            .spawn(move || {
+                let mut followed = std::collections::BTreeMap::new();
+                let mut names = LogNames::default();
+                let mut cap_said = false;
+                let mut at_start = true;
+                loop {
+                    let found = logs::matching_paths(&input.sources);
+                    let_go(&input, &found, &mut followed, &mut names);
+                    for path in found {
+                        if followed.contains_key(&path) {
+                            continue;
+                        }
+                        if followed.len() >= input.max_logs {
+                            if !cap_said {
+                                cap_said = true;
+                                eprintln!(
+                                    "accesslog-exporter: warning: more than {} files match \
+                                     --log-file; the rest are not followed (--max-logs)",
+                                    input.max_logs
+                                );
+                            }
+                            break;
+                        }
+                        let name = names.name(&path, &input.sources);
+                        match follow_log(&input, &exposition, &path, &name, at_start) {
+                            Ok(log) => {
+                                followed.insert(path, log);
+                            }
+                            Err(error) => {
+                                names.release(&path);
+                                eprintln!(
+                                    "accesslog-exporter: warning: {}: {error}",
+                                    path.display()
+                                );
+                            }
+                        }
+                    }
+                    at_start = false;
+                    if !matches!(
+                        stopped.recv_timeout(input.poll_interval),
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                    ) {
+                        break;
+                    }
+                }
+                for (_, log) in followed {
+                    log.stop();
+                }
+            })
+            .map_err(Error::Runtime)?;
+        Ok(LogSet { stop, thread })
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
+/// Starts following `path`: from where `--from-beginning` says if it was there at start, from
+/// its beginning if it appeared since.
+fn follow_log(
+    input: &InputConfig,
+    exposition: &Exposition,
+    path: &Path,
+    name: &str,
+    at_start: bool,
+) -> Result<FollowedLog, Error> {
+    let metrics = exposition.log(Some(name))?;
+    let mut one = input.clone();
+    one.tail.path = path.to_owned();
+    if !at_start {
+        one.tail.start_at = StartAt::Beginning;
+    }
+    let ingest = Ingest::exporter(
+        input.parse.format.clone(),
+        metrics.clone(),
+        input.parse.limits,
+    );
+    let follower = start_following(&one, ingest)?;
+    let from_glob = !input
+        .sources
+        .iter()
+        .any(|source| !source.is_glob && source.pattern == path);
+    Ok(FollowedLog {
+        metrics,
+        follower,
+        from_glob,
+        missing_since: None,
+    })
+}
+
+/// Lets go of the files a glob found that have matched no more for `--rotate-wait`: a
+/// rotation makes a file vanish only for a moment.
+fn let_go(
+    input: &InputConfig,
+    found: &[PathBuf],
+    followed: &mut std::collections::BTreeMap<PathBuf, FollowedLog>,
+    names: &mut LogNames,
+) {
+    let now = std::time::Instant::now();
+    let mut gone = Vec::new();
+    for (path, log) in followed.iter_mut().filter(|(_, log)| log.from_glob) {
+        if found.contains(path) {
+            log.missing_since = None;
+        } else if now.duration_since(*log.missing_since.get_or_insert(now))
+            >= input.tail.rotate_wait
+        {
+            gone.push(path.clone());
+        }
+    }
+    for path in gone {
+        if let Some(log) = followed.remove(&path) {
+            log.metrics.remove();
+            log.stop();
+            names.release(&path);
+            eprintln!(
+                "accesslog-exporter: {} matches --log-file no more; let go",
+                path.display()
+            );
+        }
+    }
 }
 
 fn monitor(run: MonitorRun) -> Result<(), Error> {
@@ -302,6 +506,12 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
     };
     let result = run_server(ServeConfig {
         input: InputConfig {
+            sources: vec![logs::LogSource {
+                name: None,
+                pattern: log.clone(),
+                is_glob: false,
+            }],
+            max_logs: 1,
             tail: TailConfig {
                 path: log.clone(),
                 start_at: StartAt::Beginning,

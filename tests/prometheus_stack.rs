@@ -196,10 +196,10 @@ fn dashboard_queries() -> Vec<String> {
     }
     for variable in dashboard["templating"]["list"].as_array().unwrap() {
         if let Some(query) = variable["query"]["query"].as_str() {
-            let metric = query
+            // `label_values(SELECTOR, LABEL)`: the selector may hold commas of its own.
+            let (metric, _label) = query
                 .trim_start_matches("label_values(")
-                .split(',')
-                .next()
+                .rsplit_once(',')
                 .unwrap();
             queries.push(metric.to_owned());
         }
@@ -209,6 +209,7 @@ fn dashboard_queries() -> Vec<String> {
         .map(|q| {
             q.replace("$job", ".*")
                 .replace("$instance", ".*")
+                .replace("$log", ".*")
                 .replace("$__rate_interval", "1m")
         })
         .collect()

@@ -55,11 +55,13 @@ pub struct ClassHistogram {
 }
 
 impl ClassHistogram {
-    /// A histogram named `name` with buckets up to each of `bounds` (at most 15, ascending).
+    /// A histogram named `name` with buckets up to each of `bounds` (at most 15, ascending),
+    /// its series carrying `const_labels` too.
     pub fn new(
         name: &str,
         help: &str,
         bounds: &'static [f64],
+        const_labels: HashMap<String, String>,
     ) -> Result<ClassHistogram, prometheus::Error> {
         if bounds.len() > MAX_BOUNDS || !bounds.windows(2).all(|pair| pair[0] < pair[1]) {
             return Err(prometheus::Error::Msg(format!(
@@ -71,7 +73,7 @@ impl ClassHistogram {
                 name.into(),
                 help.into(),
                 vec!["status_class".into()],
-                HashMap::new(),
+                const_labels,
             )?,
             bounds,
             totals: Arc::new(Mutex::new([None; CLASSES])),
@@ -121,8 +123,12 @@ impl Collector for ClassHistogram {
                 let mut label = LabelPair::default();
                 label.set_name("status_class".into());
                 label.set_value(status_class_label(class as u16 * 100).into());
+                // Sorted by name, as the client library's own metrics have theirs.
+                let mut labels = self.desc.const_label_pairs.clone();
+                labels.push(label);
+                labels.sort_by(|a, b| a.name().cmp(b.name()));
                 let mut metric = Metric::default();
-                metric.set_label(vec![label]);
+                metric.set_label(labels);
                 metric.set_histogram(histogram);
                 metric
             })
@@ -203,7 +209,7 @@ mod tests {
 
     #[test]
     fn buckets_are_cumulative_and_bounds_inclusive_as_prometheus_reads_them() {
-        let histogram = ClassHistogram::new("h", "Help.", &BOUNDS).unwrap();
+        let histogram = ClassHistogram::new("h", "Help.", &BOUNDS, HashMap::new()).unwrap();
         let mut local = histogram.local();
         for value in [0.0, 1.0, 1.5, 10.0, 99.0, 100.0, 100.5, 1e9] {
             local.observe(2, value);
@@ -244,7 +250,7 @@ mod tests {
         static MANY: [f64; 16] = [
             1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0,
         ];
-        assert!(ClassHistogram::new("h", "Help.", &DESCENDING).is_err());
-        assert!(ClassHistogram::new("h", "Help.", &MANY).is_err());
+        assert!(ClassHistogram::new("h", "Help.", &DESCENDING, HashMap::new()).is_err());
+        assert!(ClassHistogram::new("h", "Help.", &MANY, HashMap::new()).is_err());
     }
 }

@@ -22,6 +22,7 @@ pub use histogram::{ClassHistogram, LocalClassHistogram};
 pub use sections::SectionTable;
 pub use statuses::StatusTable;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use prometheus::local::LocalIntCounter;
@@ -30,6 +31,9 @@ use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use crate::labels::{method_index, method_label, status_class_label, INVALID_METHOD, METHOD_COUNT};
 use crate::parse::{section, Record, Request};
 
+/// The label naming the log a series was read from, when several are followed.
+pub const LOG_LABEL: &str = "log";
+
 /// Upper bounds of the response size histogram, in bytes.
 pub static RESPONSE_SIZE_BUCKETS: [f64; 10] = [100.0, 1e3, 5e3, 1e4, 5e4, 1e5, 5e5, 1e6, 5e6, 1e7];
 /// Upper bounds of the request duration histogram, in seconds.
@@ -37,11 +41,11 @@ pub static DURATION_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// Every metric the exporter owns, registered in its own [`Registry`].
+/// The metrics of one log, registered in an [`Exposition`].
 #[derive(Clone)]
 pub struct ExporterMetrics {
-    /// The registry `/metrics` is encoded from.
-    pub registry: Registry,
+    /// Where they are registered and served from.
+    pub exposition: Exposition,
     requests: IntCounterVec,
     response_size: ClassHistogram,
     duration: ClassHistogram,
@@ -58,72 +62,27 @@ pub struct ExporterMetrics {
     pub file_open: IntGauge,
     /// The log timestamp of the last record read.
     pub last_record_timestamp: Gauge,
-    /// The `--threshold` the high-traffic alert rule compares the request rate with.
-    pub alert_threshold: Gauge,
-    // Held while counts are folded in and while a scrape gathers, so that a scrape sees all
-    // of a fold or none of it: the registry gathers family by family, and requests come
-    // before lines read.
-    folding: Arc<Mutex<()>>,
 }
 
 /// Metric registration failed; only a programming error (a duplicate name) causes this.
 pub type RegistrationError = prometheus::Error;
 
-impl ExporterMetrics {
-    /// Builds and registers every metric in a new registry.
-    pub fn new() -> Result<ExporterMetrics, RegistrationError> {
+/// What `/metrics` is encoded from: one registry, with the exporter's own metrics and those
+/// of every log followed, served together.
+#[derive(Clone)]
+pub struct Exposition {
+    registry: Registry,
+    /// The `--threshold` the high-traffic alert rule compares the request rate with.
+    pub alert_threshold: Gauge,
+    // Held while a log's counts are folded in and while a scrape gathers, so that a scrape
+    // sees all of a fold or none of it: one lock for every log's folds.
+    folding: Arc<Mutex<()>>,
+}
+
+impl Exposition {
+    /// A registry with the exporter's own metrics and no log's yet.
+    pub fn new() -> Result<Exposition, RegistrationError> {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "accesslog_http_requests_total",
-                "HTTP requests read from the access log.",
-            ),
-            &["section", "method", "status"],
-        )?;
-        let response_size = ClassHistogram::new(
-            "accesslog_http_response_size_bytes",
-            "Size of HTTP responses read from the access log.",
-            &RESPONSE_SIZE_BUCKETS,
-        )?;
-        let duration = ClassHistogram::new(
-            "accesslog_http_request_duration_seconds",
-            "Time taken to serve HTTP requests, for log formats that record it.",
-            &DURATION_BUCKETS,
-        )?;
-        let upstream_duration = ClassHistogram::new(
-            "accesslog_http_upstream_duration_seconds",
-            "Time spent waiting for upstream servers, summed over those tried, for log formats \
-             that record it.",
-            &DURATION_BUCKETS,
-        )?;
-        let parse_errors = IntCounterVec::new(
-            Opts::new(
-                "accesslog_parse_errors_total",
-                "Log lines that are not access-log records.",
-            ),
-            &["reason"],
-        )?;
-        let lines_read = IntCounter::new("accesslog_lines_read_total", "Lines read from the log.")?;
-        let bytes_read = IntCounter::new("accesslog_bytes_read_total", "Bytes read from the log.")?;
-        let directives = IntCounter::new(
-            "accesslog_directives_total",
-            "W3C directive lines (#Fields and others) read from the log.",
-        )?;
-        let rotations = IntCounterVec::new(
-            Opts::new(
-                "accesslog_log_rotations_total",
-                "Rotations of the log file seen.",
-            ),
-            &["kind"],
-        )?;
-        let file_open = IntGauge::new(
-            "accesslog_log_file_open",
-            "1 while the file at the log path is open for reading, 0 otherwise.",
-        )?;
-        let last_record_timestamp = Gauge::new(
-            "accesslog_last_record_timestamp_seconds",
-            "Log timestamp of the last record read, in seconds since the epoch.",
-        )?;
         let alert_threshold = Gauge::new(
             "accesslog_alert_threshold_requests_per_second",
             "Average request rate above which the high-traffic alert fires (--threshold).",
@@ -136,24 +95,134 @@ impl ExporterMetrics {
             .const_label("version", env!("CARGO_PKG_VERSION")),
         )?;
         build_info.set(1);
+        registry.register(Box::new(alert_threshold.clone()))?;
+        registry.register(Box::new(build_info))?;
+        Ok(Exposition {
+            registry,
+            alert_threshold,
+            folding: Arc::default(),
+        })
+    }
 
-        for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(response_size.clone()),
-            Box::new(duration.clone()),
-            Box::new(upstream_duration.clone()),
-            Box::new(parse_errors.clone()),
-            Box::new(lines_read.clone()),
-            Box::new(bytes_read.clone()),
-            Box::new(directives.clone()),
-            Box::new(rotations.clone()),
-            Box::new(file_open.clone()),
-            Box::new(last_record_timestamp.clone()),
-            Box::new(alert_threshold.clone()),
-            Box::new(build_info),
-        ] {
-            registry.register(collector)?;
+    /// Registers the metrics of one log, whose series are labelled `log="name"` when it is
+    /// named (as every log is when several are followed).
+    pub fn log(&self, name: Option<&str>) -> Result<ExporterMetrics, RegistrationError> {
+        ExporterMetrics::register(self.clone(), name)
+    }
+
+    /// The text exposition of every metric, as served on `/metrics`.
+    pub fn encode(&self) -> String {
+        let families = {
+            let _whole = self.folding.lock().unwrap_or_else(PoisonError::into_inner);
+            self.registry.gather()
+        };
+        let mut text = String::new();
+        prometheus::TextEncoder::new()
+            .encode_utf8(&families, &mut text)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+impl ExporterMetrics {
+    /// Builds and registers every metric in a new registry, for one log and no label naming it.
+    pub fn new() -> Result<ExporterMetrics, RegistrationError> {
+        Exposition::new()?.log(None)
+    }
+
+    /// Takes this log's series out of the registry: its file is no longer followed.
+    pub fn remove(&self) {
+        for collector in self.log_collectors() {
+            // Only what was registered is unregistered; nothing else can fail.
+            let _ = self.exposition.registry.unregister(collector);
         }
+    }
+
+    fn log_collectors(&self) -> [Box<dyn prometheus::core::Collector>; 11] {
+        [
+            Box::new(self.requests.clone()),
+            Box::new(self.response_size.clone()),
+            Box::new(self.duration.clone()),
+            Box::new(self.upstream_duration.clone()),
+            Box::new(self.parse_errors.clone()),
+            Box::new(self.lines_read.clone()),
+            Box::new(self.bytes_read.clone()),
+            Box::new(self.directives.clone()),
+            Box::new(self.rotations.clone()),
+            Box::new(self.file_open.clone()),
+            Box::new(self.last_record_timestamp.clone()),
+        ]
+    }
+
+    fn register(
+        exposition: Exposition,
+        name: Option<&str>,
+    ) -> Result<ExporterMetrics, RegistrationError> {
+        let log_label: HashMap<String, String> = name
+            .map(|name| (LOG_LABEL.to_owned(), name.to_owned()))
+            .into_iter()
+            .collect();
+        let opts = |name: &str, help: &str| Opts::new(name, help).const_labels(log_label.clone());
+        let requests = IntCounterVec::new(
+            opts(
+                "accesslog_http_requests_total",
+                "HTTP requests read from the access log.",
+            ),
+            &["section", "method", "status"],
+        )?;
+        let histogram = |name: &str, help: &str, bounds: &'static [f64]| {
+            ClassHistogram::new(name, help, bounds, log_label.clone())
+        };
+        let response_size = histogram(
+            "accesslog_http_response_size_bytes",
+            "Size of HTTP responses read from the access log.",
+            &RESPONSE_SIZE_BUCKETS,
+        )?;
+        let duration = histogram(
+            "accesslog_http_request_duration_seconds",
+            "Time taken to serve HTTP requests, for log formats that record it.",
+            &DURATION_BUCKETS,
+        )?;
+        let upstream_duration = histogram(
+            "accesslog_http_upstream_duration_seconds",
+            "Time spent waiting for upstream servers, summed over those tried, for log formats \
+             that record it.",
+            &DURATION_BUCKETS,
+        )?;
+        let parse_errors = IntCounterVec::new(
+            opts(
+                "accesslog_parse_errors_total",
+                "Log lines that are not access-log records.",
+            ),
+            &["reason"],
+        )?;
+        let lines_read = IntCounter::with_opts(opts(
+            "accesslog_lines_read_total",
+            "Lines read from the log.",
+        ))?;
+        let bytes_read = IntCounter::with_opts(opts(
+            "accesslog_bytes_read_total",
+            "Bytes read from the log.",
+        ))?;
+        let directives = IntCounter::with_opts(opts(
+            "accesslog_directives_total",
+            "W3C directive lines (#Fields and others) read from the log.",
+        ))?;
+        let rotations = IntCounterVec::new(
+            opts(
+                "accesslog_log_rotations_total",
+                "Rotations of the log file seen.",
+            ),
+            &["kind"],
+        )?;
+        let file_open = IntGauge::with_opts(opts(
+            "accesslog_log_file_open",
+            "1 while the file at the log path is open for reading, 0 otherwise.",
+        ))?;
+        let last_record_timestamp = Gauge::with_opts(opts(
+            "accesslog_last_record_timestamp_seconds",
+            "Log timestamp of the last record read, in seconds since the epoch.",
+        ))?;
         // Series that should read 0 rather than be absent before the first event.
         for reason in [
             "empty",
@@ -170,8 +239,8 @@ impl ExporterMetrics {
             rotations.with_label_values(&[kind]);
         }
 
-        Ok(ExporterMetrics {
-            registry,
+        let metrics = ExporterMetrics {
+            exposition,
             requests,
             response_size,
             duration,
@@ -183,9 +252,11 @@ impl ExporterMetrics {
             rotations,
             file_open,
             last_record_timestamp,
-            alert_threshold,
-            folding: Arc::default(),
-        })
+        };
+        for collector in metrics.log_collectors() {
+            metrics.exposition.registry.register(collector)?;
+        }
+        Ok(metrics)
     }
 
     /// Counts a line that is not a record, under a fixed reason.
@@ -199,23 +270,19 @@ impl ExporterMetrics {
     }
 
     /// Keeps scrapes out until dropped: what is folded into the registry meanwhile is seen
-    /// whole by the next scrape.
+    /// whole by the next scrape. Held while counts are folded in and while a scrape gathers:
+    /// the registry gathers family by family, and requests come before lines read.
     pub fn fold(&self) -> MutexGuard<'_, ()> {
         // The guarded data is (); a panic elsewhere while holding it leaves nothing broken.
-        self.folding.lock().unwrap_or_else(PoisonError::into_inner)
+        self.exposition
+            .folding
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The text exposition of every metric, as served on `/metrics`.
+    /// The text exposition of every metric served with these, as on `/metrics`.
     pub fn encode(&self) -> String {
-        let families = {
-            let _whole = self.fold();
-            self.registry.gather()
-        };
-        let mut text = String::new();
-        prometheus::TextEncoder::new()
-            .encode_utf8(&families, &mut text)
-            .expect("writing to a String cannot fail");
-        text
+        self.exposition.encode()
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::checkpoint::Checkpoints;
-use crate::metrics::ExporterMetrics;
+use crate::metrics::Exposition;
 use config::WebSecurity;
 
 /// How long a client may take to send its request headers.
@@ -33,7 +33,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 #[derive(Clone)]
 pub struct Site {
     /// The metrics encoded on every scrape.
-    pub metrics: ExporterMetrics,
+    pub metrics: Exposition,
     /// Where the metrics are served, e.g. `/metrics`.
     pub telemetry_path: String,
     /// Marked at every scrape, when the read position is kept between runs.
