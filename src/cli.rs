@@ -509,7 +509,6 @@ impl TryFrom<Cli> for Config {
             Some(Command::Serve(args)) => serve_config(args).map(Config::Serve),
             Some(Command::Monitor(args)) => {
                 let input = input_config(args.input)?;
-                one_file(&input, "the monitor")?;
                 let monitor = monitor_settings(args.monitor, input.parse.limits.sections)?;
                 Ok(Config::Monitor(MonitorRun { input, monitor }))
             }
@@ -562,13 +561,8 @@ impl TryFrom<Cli> for Config {
 
 fn serve_config(args: ServeArgs) -> Result<ServeConfig, ConfigError> {
     let input = input_config(args.input)?;
-    for (flag, given) in [
-        ("--console", args.console),
-        ("--position-file", args.position_file.is_some()),
-    ] {
-        if given && !args.one_shot {
-            one_file(&input, flag)?;
-        }
+    if args.position_file.is_some() && !args.one_shot {
+        one_file(&input, "--position-file")?;
     }
     Ok(ServeConfig {
         listen_address: parse_listen_address(&args.web.listen_address)?,

@@ -56,6 +56,24 @@ impl<C: RecordConsumer> RecordConsumer for Option<C> {
     }
 }
 
+/// One consumer fed by several pipelines (one a log), each on its own thread: the monitor of
+/// several logs sees their traffic together.
+impl<C: RecordConsumer> RecordConsumer for std::sync::Arc<std::sync::Mutex<C>> {
+    fn record(&mut self, record: &Record<'_>) {
+        lock(self).record(record);
+    }
+    fn tick(&mut self) {
+        lock(self).tick();
+    }
+}
+
+fn lock<C>(shared: &std::sync::Mutex<C>) -> std::sync::MutexGuard<'_, C> {
+    // A consumer that panicked mid-record has counted that record or not; either is fine.
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Parses every line it is given and counts it: as a record handed to the consumer, a
 /// directive, or a parse error. The exporter's health metrics are kept whatever the consumer.
 pub struct Ingest<C> {

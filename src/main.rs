@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use accesslog_exporter::checkpoint::{Checkpoints, Saver};
 use accesslog_exporter::cli::{
@@ -200,7 +200,19 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         }
         Following::One(start_following(&config.input, ingest)?)
     } else {
-        Following::Many(LogSet::start(config.input.clone(), exposition.clone())?)
+        let monitor = config.monitor;
+        let console = config.console.then(|| {
+            Arc::new(Mutex::new(LiveMonitor::new(
+                monitor.config,
+                monitor.renderer,
+                io::stdout(),
+            )))
+        });
+        Following::Many(LogSet::start(
+            config.input.clone(),
+            exposition.clone(),
+            console,
+        )?)
     };
     let saver = checkpoints
         .clone()
@@ -254,6 +266,9 @@ impl Following {
     }
 }
 
+/// The console monitor, fed by every log's follower: it shows their traffic together.
+type SharedConsole = Arc<Mutex<LiveMonitor<io::Stdout>>>;
+
 /// Follows every file `--log-file` names, each into its own `log`-labelled metrics: a thread
 /// looks for new matches every poll interval, starts a follower for each, and lets go of a
 /// file a glob found once it has been gone for `--rotate-wait` (its series with it).
@@ -277,7 +292,11 @@ impl FollowedLog {
 }
 
 impl LogSet {
-    fn start(input: InputConfig, exposition: Exposition) -> Result<LogSet, Error> {
+    fn start(
+        input: InputConfig,
+        exposition: Exposition,
+        console: Option<SharedConsole>,
+    ) -> Result<LogSet, Error> {
         let (stop, stopped) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("logs".into())
@@ -305,7 +324,8 @@ impl LogSet {
                             break;
                         }
                         let name = names.name(&path, &input.sources);
-                        match follow_log(&input, &exposition, &path, &name, at_start) {
+                        let console = console.clone();
+                        match follow_log(&input, &exposition, console, &path, &name, at_start) {
                             Ok(log) => {
                                 followed.insert(path, log);
                             }
@@ -345,6 +365,7 @@ impl LogSet {
 fn follow_log(
     input: &InputConfig,
     exposition: &Exposition,
+    console: Option<SharedConsole>,
     path: &Path,
     name: &str,
     at_start: bool,
@@ -355,10 +376,11 @@ fn follow_log(
     if !at_start {
         one.tail.start_at = StartAt::Beginning;
     }
-    let ingest = Ingest::exporter(
+    let recorder = RequestRecorder::new(metrics.clone(), input.parse.limits);
+    let ingest = Ingest::new(
         input.parse.format.clone(),
         metrics.clone(),
-        input.parse.limits,
+        (recorder, console),
     );
     let follower = start_following(&one, ingest)?;
     let from_glob = !input
@@ -406,20 +428,27 @@ fn let_go(
 }
 
 fn monitor(run: MonitorRun) -> Result<(), Error> {
-    check_readable(&run.input.tail.path)?;
+    for source in run.input.sources.iter().filter(|source| !source.is_glob) {
+        check_readable(&source.pattern)?;
+    }
     let live = LiveMonitor::new(run.monitor.config, run.monitor.renderer, io::stdout());
-    let ingest = Ingest::new(
-        run.input.parse.format.clone(),
-        ExporterMetrics::new()?,
-        live,
-    );
-    let (stop_following, follower) = start_following(&run.input, ingest)?;
+    let following = if logs::is_one_file(&run.input.sources) {
+        let ingest = Ingest::new(
+            run.input.parse.format.clone(),
+            ExporterMetrics::new()?,
+            live,
+        );
+        Following::One(start_following(&run.input, ingest)?)
+    } else {
+        // Counted into metrics nobody serves: the monitor is what is shown.
+        let live = Arc::new(Mutex::new(live));
+        Following::Many(LogSet::start(run.input, Exposition::new()?, Some(live))?)
+    };
     let result = runtime()?.block_on(async {
         shutdown_signal().map_err(Error::Runtime)?.await;
         Ok(())
     });
-    stop_following.stop();
-    let _ = follower.join();
+    following.stop();
     result
 }
 

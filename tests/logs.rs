@@ -164,8 +164,8 @@ fn named_files_and_one_shot_over_a_glob_with_a_compressed_one() {
         "{err}"
     );
     let err = one_line_error(
-        Command::new(binary()).args(["monitor", "--log-file", &glob]),
+        Command::new(binary()).args(["--position-file", "/tmp/p", "--log-file", &glob]),
         2,
     );
-    assert!(err.contains("the monitor follows one file"), "{err}");
+    assert!(err.contains("--position-file follows one file"), "{err}");
 }

@@ -271,6 +271,35 @@ fn live_monitor_fires_and_recovers_on_the_wall_clock_with_no_more_lines() {
 }
 
 #[test]
+fn the_monitor_of_several_logs_counts_their_traffic_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let (shop, blog) = (dir.path().join("shop.log"), dir.path().join("blog.log"));
+    append(&shop, "");
+    append(&blog, "");
+    let glob = format!("{}/*.log", dir.path().display());
+    let monitor = Running::start(&[
+        "monitor",
+        "--log-file",
+        &glob,
+        "--window",
+        "2s",
+        "--threshold",
+        "5",
+        "--interval",
+        "1s",
+        "--output",
+        "json",
+    ]);
+    monitor.wait_for("\"type\":\"stats\"", PATIENCE);
+    // Each log alone stays under the threshold; together they are above it.
+    append(&shop, &lines("cart", 7));
+    append(&blog, &lines("posts", 8));
+    let fired = monitor.wait_for("\"type\":\"alert\"", PATIENCE);
+    let fired: Value = serde_json::from_str(&fired).unwrap();
+    assert_eq!(fired["hits"], 15, "{fired}");
+}
+
+#[test]
 fn serve_with_console_prints_stats_while_serving_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
