@@ -34,6 +34,31 @@ impl TimeText {
     }
 }
 
+/// What a value is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Field {
+    Client,
+    User,
+    /// A time, written as the [`TimeText`] says.
+    Time(TimeText),
+    /// The whole request line, `GET /a HTTP/1.1`.
+    Request,
+    Method,
+    /// The path, with or without the query.
+    Target,
+    Status,
+    Bytes,
+    Referer,
+    UserAgent,
+    /// Time taken to serve the request, in the given unit.
+    Duration(Unit),
+    /// nginx `$upstream_response_time`: `-`, a time in seconds, or several separated by `, `
+    /// or ` : ` (one per upstream tried, summed).
+    UpstreamDuration,
+    /// A value no record needs.
+    Skip,
+}
+
 /// A unit durations are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Unit {
@@ -61,6 +86,26 @@ pub(super) struct Values<'a> {
 }
 
 impl<'a> Values<'a> {
+    /// Keeps `value` as what `field` says it is.
+    #[inline]
+    pub(super) fn set(&mut self, field: Field, value: &'a [u8]) {
+        match field {
+            Field::Client => self.client = Some(value),
+            Field::User => self.user = Some(value),
+            Field::Time(text) => self.time = Some((text, value)),
+            Field::Request => self.request = Some(value),
+            Field::Method => self.method = Some(value),
+            Field::Target => self.target = Some(value),
+            Field::Status => self.status = Some(value),
+            Field::Bytes => self.bytes = Some(value),
+            Field::Referer => self.referer = Some(value),
+            Field::UserAgent => self.user_agent = Some(value),
+            Field::Duration(unit) => self.duration = Some((unit, value)),
+            Field::UpstreamDuration => self.upstream = Some(value),
+            Field::Skip => {}
+        }
+    }
+
     /// The record these values make, or why they make none.
     pub(super) fn record(self, times: &mut ClfTimeCache) -> Result<Line<'a>, ParseError> {
         let timestamp = self

@@ -11,44 +11,27 @@ use foldhash::HashMap;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::fields::{TimeText, Unit, Values};
+use super::fields::{Field, TimeText, Unit, Values};
 use super::time::ClfTimeCache;
 use super::{Line, ParseError};
 
-/// What a key's value is read as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum JsonField {
-    Client,
-    User,
-    Time,
-    Request,
-    Method,
-    Target,
-    Status,
-    Bytes,
-    Referer,
-    UserAgent,
-    Duration(Unit),
-    Upstream,
-}
-
 /// The names of the fields in `--format json:FIELD=KEY,…`, with what each is read as.
-const FIELD_NAMES: [(&str, JsonField); 15] = [
-    ("client", JsonField::Client),
-    ("user", JsonField::User),
-    ("time", JsonField::Time),
-    ("request", JsonField::Request),
-    ("method", JsonField::Method),
-    ("target", JsonField::Target),
-    ("status", JsonField::Status),
-    ("bytes", JsonField::Bytes),
-    ("referer", JsonField::Referer),
-    ("user_agent", JsonField::UserAgent),
-    ("duration_s", JsonField::Duration(Unit::Seconds)),
-    ("duration_ms", JsonField::Duration(Unit::Milliseconds)),
-    ("duration_us", JsonField::Duration(Unit::Microseconds)),
-    ("duration_ns", JsonField::Duration(Unit::Nanoseconds)),
-    ("upstream_s", JsonField::Upstream),
+const FIELD_NAMES: [(&str, Field); 15] = [
+    ("client", Field::Client),
+    ("user", Field::User),
+    ("time", Field::Time(TimeText::Any)),
+    ("request", Field::Request),
+    ("method", Field::Method),
+    ("target", Field::Target),
+    ("status", Field::Status),
+    ("bytes", Field::Bytes),
+    ("referer", Field::Referer),
+    ("user_agent", Field::UserAgent),
+    ("duration_s", Field::Duration(Unit::Seconds)),
+    ("duration_ms", Field::Duration(Unit::Milliseconds)),
+    ("duration_us", Field::Duration(Unit::Microseconds)),
+    ("duration_ns", Field::Duration(Unit::Nanoseconds)),
+    ("upstream_s", Field::UpstreamDuration),
 ];
 
 /// The keys read by default, by field (see the README's Formats section).
@@ -90,7 +73,7 @@ const DEFAULT_KEYS: [(&str, &[&str]); 15] = [
 /// Which JSON key holds which field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonKeys {
-    fields: HashMap<Box<str>, JsonField>,
+    fields: HashMap<Box<str>, Field>,
 }
 
 /// A `--format json:…` mapping that cannot be used.
@@ -200,21 +183,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, '_, 'de> {
             let Some(value) = scalar(raw.get().as_bytes()) else {
                 continue;
             };
-            let values = &mut *self.values;
-            match field {
-                JsonField::Client => values.client = Some(value),
-                JsonField::User => values.user = Some(value),
-                JsonField::Time => values.time = Some((TimeText::Any, value)),
-                JsonField::Request => values.request = Some(value),
-                JsonField::Method => values.method = Some(value),
-                JsonField::Target => values.target = Some(value),
-                JsonField::Status => values.status = Some(value),
-                JsonField::Bytes => values.bytes = Some(value),
-                JsonField::Referer => values.referer = Some(value),
-                JsonField::UserAgent => values.user_agent = Some(value),
-                JsonField::Duration(unit) => values.duration = Some((unit, value)),
-                JsonField::Upstream => values.upstream = Some(value),
-            }
+            self.values.set(field, value);
         }
         Ok(())
     }

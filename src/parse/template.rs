@@ -12,7 +12,7 @@
 use std::fmt;
 
 use super::bytes;
-use super::fields::{TimeText, Unit, Values};
+use super::fields::{Field, TimeText, Unit, Values};
 use super::time::ClfTimeCache;
 use super::{Line, ParseError};
 
@@ -48,30 +48,6 @@ impl fmt::Display for TemplateError {
 
 impl std::error::Error for TemplateError {}
 
-/// What a value is read as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    Client,
-    User,
-    Time(TimeText),
-    /// The whole request line, `GET /a HTTP/1.1`.
-    Request,
-    Method,
-    /// The path, with or without the query.
-    Target,
-    Status,
-    Bytes,
-    Referer,
-    UserAgent,
-    /// Time taken to serve the request, in the given unit.
-    Duration(Unit),
-    /// nginx `$upstream_response_time`: `-`, a time in seconds, or several separated by `, `
-    /// or ` : ` (one per upstream tried, summed).
-    UpstreamDuration,
-    /// A value no record needs.
-    Skip,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Step {
     field: Field,
@@ -85,56 +61,59 @@ struct Step {
 /// A compiled format string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
-    start: Box<[u8]>,
+    start: Vec<u8>,
     steps: Vec<Step>,
 }
 
 impl Template {
     /// Compiles `format`, written in `dialect`.
     pub fn compile(dialect: Dialect, format: &str) -> Result<Template, TemplateError> {
-        let tokens = match dialect {
-            Dialect::Nginx => nginx_tokens(format)?,
-            Dialect::Apache => apache_tokens(format)?,
+        let mut template = Template {
+            start: Vec::new(),
+            steps: Vec::new(),
         };
-        let mut start = Vec::new();
-        let mut steps: Vec<Step> = Vec::new();
-        for token in tokens {
-            match token {
-                Token::Literal(bytes) => match steps.last_mut() {
-                    Some(step) => step.then.extend_from_slice(&bytes),
-                    None => start.extend_from_slice(&bytes),
-                },
-                Token::Field { field, at, name } => {
-                    let before = match steps.last() {
-                        Some(step) if step.then.is_empty() => {
-                            return Err(TemplateError {
-                                name,
-                                at,
-                                problem: "follows the value before it with nothing between \
-                                          them, so where one ends cannot be told"
-                                    .into(),
-                            })
-                        }
-                        Some(step) => &step.then,
-                        None => &start,
-                    };
-                    steps.push(Step {
-                        field,
-                        quoted: before.last() == Some(&b'"'),
-                        then: Vec::new(),
-                    });
-                }
-            }
+        match dialect {
+            Dialect::Nginx => read_nginx(format, &mut template)?,
+            Dialect::Apache => read_apache(format, &mut template)?,
         }
-        for step in &mut steps {
+        for step in &mut template.steps {
             step.quoted &= step.then.first() == Some(&b'"');
         }
-        let template = Template {
-            start: start.into(),
-            steps,
-        };
         template.check_complete(dialect)?;
         Ok(template)
+    }
+
+    /// Adds a literal byte: to the text before the first field, or after the last one.
+    fn literal(&mut self, byte: u8) {
+        match self.steps.last_mut() {
+            Some(step) => step.then.push(byte),
+            None => self.start.push(byte),
+        }
+    }
+
+    /// Adds a field, written as `name` at byte `at` of the format.
+    fn field(&mut self, field: Field, at: usize, name: &str) -> Result<(), TemplateError> {
+        let before = match self.steps.last() {
+            Some(step) if step.then.is_empty() => {
+                return Err(TemplateError {
+                    name: name.into(),
+                    at,
+                    problem: "follows the value before it with nothing between them, so \
+                              where one ends cannot be told"
+                        .into(),
+                })
+            }
+            Some(step) => &step.then,
+            None => &self.start,
+        };
+        // Told for sure once the literal after it is known (see compile).
+        let quoted = before.last() == Some(&b'"');
+        self.steps.push(Step {
+            field,
+            quoted,
+            then: Vec::new(),
+        });
+        Ok(())
     }
 
     fn check_complete(&self, dialect: Dialect) -> Result<(), TemplateError> {
@@ -189,21 +168,7 @@ impl Template {
         for step in &self.steps {
             let (value, after) = step.cut(rest)?;
             rest = after;
-            match step.field {
-                Field::Client => values.client = Some(value),
-                Field::User => values.user = Some(value),
-                Field::Time(text) => values.time = Some((text, value)),
-                Field::Request => values.request = Some(value),
-                Field::Method => values.method = Some(value),
-                Field::Target => values.target = Some(value),
-                Field::Status => values.status = Some(value),
-                Field::Bytes => values.bytes = Some(value),
-                Field::Referer => values.referer = Some(value),
-                Field::UserAgent => values.user_agent = Some(value),
-                Field::Duration(unit) => values.duration = Some((unit, value)),
-                Field::UpstreamDuration => values.upstream = Some(value),
-                Field::Skip => {}
-            }
+            values.set(step.field, value);
         }
         values.record(times)
     }
@@ -253,23 +218,12 @@ fn closing_quote(input: &[u8]) -> Result<usize, ParseError> {
     Err(ParseError::UnterminatedQuote)
 }
 
-enum Token {
-    Literal(Vec<u8>),
-    Field {
-        field: Field,
-        at: usize,
-        name: String,
-    },
-}
-
-fn nginx_tokens(format: &str) -> Result<Vec<Token>, TemplateError> {
+fn read_nginx(format: &str, template: &mut Template) -> Result<(), TemplateError> {
     let bytes = format.as_bytes();
-    let mut tokens = Vec::new();
-    let mut literal = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] != b'$' {
-            literal.push(bytes[i]);
+            template.literal(bytes[i]);
             i += 1;
             continue;
         }
@@ -305,20 +259,10 @@ fn nginx_tokens(format: &str) -> Result<Vec<Token>, TemplateError> {
             at,
             problem: "is not an nginx variable this exporter knows".into(),
         })?;
-        if !literal.is_empty() {
-            tokens.push(Token::Literal(std::mem::take(&mut literal)));
-        }
-        tokens.push(Token::Field {
-            field,
-            at,
-            name: written.into(),
-        });
+        template.field(field, at, written)?;
         i = end;
     }
-    if !literal.is_empty() {
-        tokens.push(Token::Literal(literal));
-    }
-    Ok(tokens)
+    Ok(())
 }
 
 /// What an nginx variable is read as; `None` for a name nginx does not have.
@@ -420,16 +364,14 @@ const NGINX_PREFIXES: &[&str] = &[
     "jwt_",
 ];
 
-fn apache_tokens(format: &str) -> Result<Vec<Token>, TemplateError> {
+fn read_apache(format: &str, template: &mut Template) -> Result<(), TemplateError> {
     let bytes = format.as_bytes();
-    let mut tokens = Vec::new();
-    let mut literal = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             // As written in a LogFormat line of httpd.conf: `\"`, `\\`, `\t`, `\n`.
             b'\\' if i + 1 < bytes.len() => {
-                literal.push(match bytes[i + 1] {
+                template.literal(match bytes[i + 1] {
                     b't' => b'\t',
                     b'n' => b'\n',
                     other => other,
@@ -437,7 +379,7 @@ fn apache_tokens(format: &str) -> Result<Vec<Token>, TemplateError> {
                 i += 2;
             }
             b'%' if bytes.get(i + 1) == Some(&b'%') => {
-                literal.push(b'%');
+                template.literal(b'%');
                 i += 2;
             }
             b'%' => {
@@ -470,26 +412,16 @@ fn apache_tokens(format: &str) -> Result<Vec<Token>, TemplateError> {
                     at,
                     problem: "is not an Apache log directive this exporter can read".into(),
                 })?;
-                if !literal.is_empty() {
-                    tokens.push(Token::Literal(std::mem::take(&mut literal)));
-                }
-                tokens.push(Token::Field {
-                    field,
-                    at,
-                    name: written.into(),
-                });
+                template.field(field, at, written)?;
                 i = end;
             }
             other => {
-                literal.push(other);
+                template.literal(other);
                 i += 1;
             }
         }
     }
-    if !literal.is_empty() {
-        tokens.push(Token::Literal(literal));
-    }
-    Ok(tokens)
+    Ok(())
 }
 
 /// What an Apache directive is read as (mod_log_config's list); `None` for one it does not
