@@ -238,9 +238,7 @@ mod tests {
 
     /// One of each format, configurable ones with the nginx and JSON lines below.
     pub(super) fn every_format() -> Vec<LogFormat> {
-        let nginx = "$remote_addr - $remote_user [$time_local] \"$request\" $status \
-                     $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time \
-                     $upstream_response_time";
+        let nginx = crate::generate::NGINX_TIMED_FORMAT;
         let template = crate::parse::Template::compile(crate::parse::Dialect::Nginx, nginx);
         vec![
             LogFormat::Auto,

@@ -167,11 +167,9 @@ fn nginx_and_json_logs_are_followed_and_served() {
     let json_log = dir.path().join("json.log");
     fs::write(&nginx_log, "").unwrap();
     fs::write(&json_log, "").unwrap();
-    let nginx = "nginx:$remote_addr - $remote_user [$time_local] \"$request\" $status \
-                 $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time \
-                 $upstream_response_time";
+    let nginx = format!("nginx:{NGINX_TIMED}");
     let served = [
-        (nginx, &nginx_log),
+        (nginx.as_str(), &nginx_log),
         ("json:status=code,bytes=size", &json_log),
     ]
     .map(|(format, log)| {
@@ -384,9 +382,7 @@ fn generated_logs_of_every_format_are_read_whole() {
 }
 
 /// nginx's `combined` with the request and upstream times, as `generate --format nginx` writes.
-const NGINX_TIMED: &str = "$remote_addr - $remote_user [$time_local] \"$request\" $status \
-                           $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time \
-                           $upstream_response_time";
+const NGINX_TIMED: &str = accesslog_exporter::generate::NGINX_TIMED_FORMAT;
 
 #[test]
 fn rotated_gzip_logs_are_read_by_one_shot_and_replay() {

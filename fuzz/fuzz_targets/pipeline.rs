@@ -17,9 +17,7 @@ use accesslog_exporter::tail::{LineSplitter, TailSink};
 use libfuzzer_sys::fuzz_target;
 
 static FORMATS: LazyLock<[LogFormat; 6]> = LazyLock::new(|| {
-    let nginx = "$remote_addr - $remote_user [$time_local] \"$request\" $status \
-                 $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time \
-                 $upstream_response_time";
+    let nginx = accesslog_exporter::generate::NGINX_TIMED_FORMAT;
     [
         LogFormat::Auto,
         LogFormat::Common,

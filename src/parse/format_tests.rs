@@ -40,9 +40,7 @@ fn error(format: &LogFormat, line: &[u8]) -> ParseError {
 const NGINX_COMBINED: &str = "$remote_addr - $remote_user [$time_local] \"$request\" $status \
                               $body_bytes_sent \"$http_referer\" \"$http_user_agent\"";
 /// `combined` plus the two times, as nginx's documentation and most tuning guides add them.
-const NGINX_TIMED: &str = "$remote_addr - $remote_user [$time_local] \"$request\" $status \
-                           $body_bytes_sent \"$http_referer\" \"$http_user_agent\" \
-                           $request_time $upstream_response_time";
+const NGINX_TIMED: &str = crate::generate::NGINX_TIMED_FORMAT;
 
 const TIME: Timestamp = Timestamp {
     unix_seconds: 971_211_336,
