@@ -397,8 +397,19 @@ fn read_permission_removed_while_followed() {
     // A new log the exporter may not read: said once, and waited for.
     let rotated = log.path.with_extension("log.1");
     fs::rename(&log.path, &rotated).unwrap();
-    append(&log.path, &lines("second", 2));
-    mode(&log.path, 0o000);
+    // Made unreadable as it is made: created readable and then changed, it may be opened in
+    // between (seen in CI).
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut new = fs::OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .mode(0o000)
+            .open(&log.path)
+            .unwrap();
+        new.write_all(lines("second", 2).as_bytes()).unwrap();
+    }
     let said = exporter.wait_for_stderr("ermission denied");
     assert!(said.contains(log.path.to_str().unwrap()), "{said}");
     let text = exporter.wait_for_value("accesslog_log_file_open", 0.0);
