@@ -63,6 +63,83 @@ impl Checkpoints {
     }
 }
 
+/// Positions of logs, each with the path it is followed at.
+type LogPositions = Vec<(PathBuf, Position)>;
+
+/// The positions of several logs, one [`Checkpoints`] a log, saved together in one file.
+#[derive(Clone, Debug, Default)]
+pub struct CheckpointSet {
+    logs: Arc<Mutex<Vec<(PathBuf, Checkpoints)>>>,
+    saved: Arc<Mutex<Option<LogPositions>>>,
+}
+
+impl CheckpointSet {
+    fn logs(&self) -> std::sync::MutexGuard<'_, Vec<(PathBuf, Checkpoints)>> {
+        self.logs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The checkpoints of one more log, followed at `path`.
+    pub fn add(&self, path: &Path) -> Checkpoints {
+        let checkpoints = Checkpoints::default();
+        self.logs().push((path.to_owned(), checkpoints.clone()));
+        checkpoints
+    }
+
+    /// Forgets the log followed at `path`: it is let go, and its position with it.
+    pub fn remove(&self, path: &Path) {
+        self.logs().retain(|(log, _)| log != path);
+    }
+
+    /// A scrape is about to encode the metrics: what every log has read so far is in them.
+    pub fn mark_scraped(&self) {
+        for (_, checkpoints) in self.logs().iter() {
+            checkpoints.mark_scraped();
+        }
+    }
+
+    /// Saves the positions of the last scrape to `path` if any moved since the last save.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let scraped: LogPositions = self
+            .logs()
+            .iter()
+            .filter_map(|(log, checkpoints)| Some((log.clone(), checkpoints.marks().scraped?)))
+            .collect();
+        let mut saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
+        if saved.as_ref() == Some(&scraped) {
+            return Ok(());
+        }
+        position::save_many(path, &scraped)?;
+        *saved = Some(scraped);
+        Ok(())
+    }
+}
+
+/// What a scrape marks and the saving thread saves: one log's position or several's.
+#[derive(Clone, Debug)]
+pub enum Positions {
+    /// One log, saved in the one-log format.
+    One(Checkpoints),
+    /// Several, saved a line each.
+    Many(CheckpointSet),
+}
+
+impl Positions {
+    /// A scrape is about to encode the metrics.
+    pub fn mark_scraped(&self) {
+        match self {
+            Positions::One(checkpoints) => checkpoints.mark_scraped(),
+            Positions::Many(set) => set.mark_scraped(),
+        }
+    }
+
+    fn save(&self, path: &Path) -> io::Result<()> {
+        match self {
+            Positions::One(checkpoints) => checkpoints.save(path),
+            Positions::Many(set) => set.save(path),
+        }
+    }
+}
+
 /// The thread that saves the position of the last scrape every interval, and once more when
 /// finished.
 pub struct Saver {
@@ -72,7 +149,7 @@ pub struct Saver {
 
 impl Saver {
     /// Starts saving `checkpoints` to `path` every `interval`.
-    pub fn start(checkpoints: Checkpoints, path: PathBuf, interval: Duration) -> io::Result<Saver> {
+    pub fn start(checkpoints: Positions, path: PathBuf, interval: Duration) -> io::Result<Saver> {
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("checkpoint".into())
@@ -88,7 +165,7 @@ impl Saver {
 }
 
 fn keep_saving(
-    checkpoints: Checkpoints,
+    checkpoints: Positions,
     path: PathBuf,
     interval: Duration,
     stop: mpsc::Receiver<()>,

@@ -561,9 +561,6 @@ impl TryFrom<Cli> for Config {
 
 fn serve_config(args: ServeArgs) -> Result<ServeConfig, ConfigError> {
     let input = input_config(args.input)?;
-    if args.position_file.is_some() && !args.one_shot {
-        one_file(&input, "--position-file")?;
-    }
     Ok(ServeConfig {
         listen_address: parse_listen_address(&args.web.listen_address)?,
         telemetry_path: telemetry_path(args.web.telemetry_path)?,
@@ -582,17 +579,6 @@ fn max_connections(n: usize) -> Result<usize, ConfigError> {
         return Err(invalid("--web.max-connections", "expected at least 1"));
     }
     Ok(n)
-}
-
-/// `what` follows one file only (for now): several, or a glob, are refused.
-fn one_file(input: &InputConfig, what: &str) -> Result<(), ConfigError> {
-    if crate::logs::is_one_file(&input.sources) {
-        return Ok(());
-    }
-    Err(invalid(
-        "--log-file",
-        format!("{what} follows one file: give one path, not several or a glob"),
-    ))
 }
 
 fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use accesslog_exporter::checkpoint::{Checkpoints, Saver};
+use accesslog_exporter::checkpoint::{CheckpointSet, Checkpoints, Positions, Saver};
 use accesslog_exporter::cli::{
     Cli, Config, DemoConfig, GenerateConfig, InputConfig, MonitorRun, ParseConfig, ReplayRun,
     ServeConfig,
@@ -161,12 +161,20 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
     } else {
         "http"
     };
+    let one_file = logs::is_one_file(&config.input.sources);
+    let mut resumed = Vec::new();
     if let Some(path) = &config.position_file {
         let error = |source| Error::PositionFile {
             path: path.clone(),
             source,
         };
-        config.input.tail.resume = tail::position::load(path).map_err(error)?;
+        if one_file {
+            config.input.tail.resume = tail::position::load(path).map_err(error)?;
+        } else {
+            resumed = tail::position::load_many(path)
+                .map_err(error)?
+                .unwrap_or_default();
+        }
         // Fail now, not at the first save, if the position cannot be written there.
         tail::position::check_writable(path).map_err(error)?;
     }
@@ -183,11 +191,11 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         .alert_threshold
         .set(config.monitor.config.threshold);
     let parse = &config.input.parse;
-    let checkpoints = config
-        .position_file
-        .as_ref()
-        .map(|_| Checkpoints::default());
-    let following = if logs::is_one_file(&config.input.sources) {
+    let (following, positions) = if one_file {
+        let checkpoints = config
+            .position_file
+            .as_ref()
+            .map(|_| Checkpoints::default());
         let metrics = exposition.log(config.input.sources[0].name.as_deref())?;
         let monitor = config.monitor;
         let console = config
@@ -198,23 +206,31 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         if let Some(checkpoints) = &checkpoints {
             ingest = ingest.with_checkpoints(checkpoints.clone());
         }
-        Following::One(start_following(&config.input, ingest)?)
+        let following = Following::One(start_following(&config.input, ingest)?);
+        (following, checkpoints.map(Positions::One))
     } else {
         let monitor = config.monitor;
-        let console = config.console.then(|| {
-            Arc::new(Mutex::new(LiveMonitor::new(
-                monitor.config,
-                monitor.renderer,
-                io::stdout(),
-            )))
-        });
-        Following::Many(LogSet::start(
-            config.input.clone(),
-            exposition.clone(),
-            console,
-        )?)
+        let checkpoints = config
+            .position_file
+            .as_ref()
+            .map(|_| CheckpointSet::default());
+        let context = LogContext {
+            input: config.input.clone(),
+            exposition: exposition.clone(),
+            console: config.console.then(|| {
+                Arc::new(Mutex::new(LiveMonitor::new(
+                    monitor.config,
+                    monitor.renderer,
+                    io::stdout(),
+                )))
+            }),
+            checkpoints: checkpoints.clone(),
+            resumed,
+        };
+        let following = Following::Many(LogSet::start(context)?);
+        (following, checkpoints.map(Positions::Many))
     };
-    let saver = checkpoints
+    let saver = positions
         .clone()
         .zip(config.position_file.clone())
         .map(|(checkpoints, path)| Saver::start(checkpoints, path, POSITION_SAVE_INTERVAL))
@@ -224,7 +240,7 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
     let site = Site {
         metrics: exposition,
         telemetry_path: config.telemetry_path.clone(),
-        checkpoints,
+        checkpoints: positions,
         max_connections: config.max_connections,
         security,
     };
@@ -292,11 +308,7 @@ impl FollowedLog {
 }
 
 impl LogSet {
-    fn start(
-        input: InputConfig,
-        exposition: Exposition,
-        console: Option<SharedConsole>,
-    ) -> Result<LogSet, Error> {
+    fn start(context: LogContext) -> Result<LogSet, Error> {
         let (stop, stopped) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("logs".into())
@@ -305,9 +317,10 @@ impl LogSet {
                 let mut names = LogNames::default();
                 let mut cap_said = false;
                 let mut at_start = true;
+                let input = &context.input;
                 loop {
                     let found = logs::matching_paths(&input.sources);
-                    let_go(&input, &found, &mut followed, &mut names);
+                    let_go(&context, &found, &mut followed, &mut names);
                     for path in found {
                         if followed.contains_key(&path) {
                             continue;
@@ -324,8 +337,7 @@ impl LogSet {
                             break;
                         }
                         let name = names.name(&path, &input.sources);
-                        let console = console.clone();
-                        match follow_log(&input, &exposition, console, &path, &name, at_start) {
+                        match follow_log(&context, &path, &name, at_start) {
                             Ok(log) => {
                                 followed.insert(path, log);
                             }
@@ -360,28 +372,47 @@ impl LogSet {
     }
 }
 
-/// Starts following `path`: from where `--from-beginning` says if it was there at start, from
-/// its beginning if it appeared since.
-fn follow_log(
-    input: &InputConfig,
-    exposition: &Exposition,
+/// What every log of a [`LogSet`] is followed with.
+struct LogContext {
+    input: InputConfig,
+    exposition: Exposition,
     console: Option<SharedConsole>,
+    checkpoints: Option<CheckpointSet>,
+    /// Where the last run stopped, a log path each (`--position-file`).
+    resumed: Vec<(PathBuf, tail::Position)>,
+}
+
+/// Starts following `path`: from where the last run stopped if `--position-file` says, else
+/// from where `--from-beginning` says if it was there at start, from its beginning if it
+/// appeared since.
+fn follow_log(
+    context: &LogContext,
     path: &Path,
     name: &str,
     at_start: bool,
 ) -> Result<FollowedLog, Error> {
-    let metrics = exposition.log(Some(name))?;
+    let input = &context.input;
+    let metrics = context.exposition.log(Some(name))?;
     let mut one = input.clone();
     one.tail.path = path.to_owned();
     if !at_start {
         one.tail.start_at = StartAt::Beginning;
     }
+    one.tail.resume = context
+        .resumed
+        .iter()
+        .find(|(log, _)| at_start && log == path)
+        .map(|(_, position)| *position);
     let recorder = RequestRecorder::new(metrics.clone(), input.parse.limits);
-    let ingest = Ingest::new(
+    let console = context.console.clone();
+    let mut ingest = Ingest::new(
         input.parse.format.clone(),
         metrics.clone(),
         (recorder, console),
     );
+    if let Some(checkpoints) = &context.checkpoints {
+        ingest = ingest.with_checkpoints(checkpoints.add(path));
+    }
     let follower = start_following(&one, ingest)?;
     let from_glob = !input
         .sources
@@ -398,7 +429,7 @@ fn follow_log(
 /// Lets go of the files a glob found that have matched no more for `--rotate-wait`: a
 /// rotation makes a file vanish only for a moment.
 fn let_go(
-    input: &InputConfig,
+    context: &LogContext,
     found: &[PathBuf],
     followed: &mut std::collections::BTreeMap<PathBuf, FollowedLog>,
     names: &mut LogNames,
@@ -409,7 +440,7 @@ fn let_go(
         if found.contains(path) {
             log.missing_since = None;
         } else if now.duration_since(*log.missing_since.get_or_insert(now))
-            >= input.tail.rotate_wait
+            >= context.input.tail.rotate_wait
         {
             gone.push(path.clone());
         }
@@ -417,6 +448,9 @@ fn let_go(
     for path in gone {
         if let Some(log) = followed.remove(&path) {
             log.metrics.remove();
+            if let Some(checkpoints) = &context.checkpoints {
+                checkpoints.remove(&path);
+            }
             log.stop();
             names.release(&path);
             eprintln!(
@@ -441,8 +475,13 @@ fn monitor(run: MonitorRun) -> Result<(), Error> {
         Following::One(start_following(&run.input, ingest)?)
     } else {
         // Counted into metrics nobody serves: the monitor is what is shown.
-        let live = Arc::new(Mutex::new(live));
-        Following::Many(LogSet::start(run.input, Exposition::new()?, Some(live))?)
+        Following::Many(LogSet::start(LogContext {
+            input: run.input,
+            exposition: Exposition::new()?,
+            console: Some(Arc::new(Mutex::new(live))),
+            checkpoints: None,
+            resumed: Vec::new(),
+        })?)
     };
     let result = runtime()?.block_on(async {
         shutdown_signal().map_err(Error::Runtime)?.await;

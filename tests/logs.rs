@@ -163,9 +163,73 @@ fn named_files_and_one_shot_over_a_glob_with_a_compressed_one() {
         err.contains("the name \"shop\" is given to two logs"),
         "{err}"
     );
-    let err = one_line_error(
-        Command::new(binary()).args(["--position-file", "/tmp/p", "--log-file", &glob]),
-        2,
+}
+
+#[test]
+fn a_restart_resumes_every_log_where_the_last_scrape_left_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let position = path("positions");
+    append(&path("shop.access.log"), &lines("before", 5));
+    append(&path("blog.access.log"), &lines("before", 3));
+    let glob = format!("{}/*.access.log", dir.path().display());
+    let start = || {
+        Exporter::start([
+            "--log-file",
+            &glob,
+            "--from-beginning",
+            "--position-file",
+            position.to_str().unwrap(),
+        ])
+    };
+    let mut first = start();
+    first.wait_for_value(&lines_read("shop.access"), 5.0);
+    first.wait_for_value(&lines_read("blog.access"), 3.0);
+    first
+        .signal_and_wait("TERM", PATIENCE)
+        .expect("stopped on SIGTERM");
+    let saved = fs::read_to_string(&position).unwrap();
+    assert!(
+        saved.starts_with("accesslog-exporter positions 1\n"),
+        "{saved}"
     );
-    assert!(err.contains("--position-file follows one file"), "{err}");
+    assert_eq!(saved.lines().count(), 3, "{saved}");
+
+    // While it is down: more lines in the shop's log; the blog's rotated, with lines written
+    // to it before and after.
+    append(&path("shop.access.log"), &lines("late", 4));
+    append(&path("blog.access.log"), &lines("late", 2));
+    fs::rename(path("blog.access.log"), path("blog.access.log.1")).unwrap();
+    append(&path("blog.access.log"), &lines("new", 6));
+
+    let second = start();
+    let text = second.wait_for_value(&lines_read("shop.access"), 4.0);
+    let text = match value(&text, &lines_read("blog.access")) {
+        Some(8.0) => text,
+        _ => second.wait_for_value(&lines_read("blog.access"), 8.0),
+    };
+    for (series, want) in [
+        (
+            r#"accesslog_http_requests_total{log="shop.access",method="GET",section="/late",status="200"}"#,
+            Some(4.0),
+        ),
+        (
+            r#"accesslog_http_requests_total{log="blog.access",method="GET",section="/late",status="200"}"#,
+            Some(2.0),
+        ),
+        (
+            r#"accesslog_http_requests_total{log="blog.access",method="GET",section="/new",status="200"}"#,
+            Some(6.0),
+        ),
+        (
+            r#"accesslog_http_requests_total{log="shop.access",method="GET",section="/before",status="200"}"#,
+            None,
+        ),
+        (
+            r#"accesslog_http_requests_total{log="blog.access",method="GET",section="/before",status="200"}"#,
+            None,
+        ),
+    ] {
+        assert_eq!(value(&text, series), want, "{series}\n{text}");
+    }
 }

@@ -10,6 +10,13 @@
 //! inode 1835018
 //! offset 91234
 //! ```
+//!
+//! With several logs, a line a log: device, inode, offset, and the path it was followed at:
+//!
+//! ```text
+//! accesslog-exporter positions 1
+//! 2049 1835018 91234 /var/log/nginx/shop.access.log
+//! ```
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -18,6 +25,7 @@ use std::path::{Path, PathBuf};
 use super::FileIdentity;
 
 const HEADER: &str = "accesslog-exporter position 1";
+const MANY_HEADER: &str = "accesslog-exporter positions 1";
 
 /// A place in a file: which file, and the offset just after the last whole line read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,13 +79,68 @@ fn temporary_beside(path: &Path) -> PathBuf {
 
 /// Writes `position` to `path` so that a crash at any moment leaves a whole file.
 pub fn save(path: &Path, position: &Position) -> io::Result<()> {
-    let temporary = temporary_beside(path);
-    let mut file = File::create(&temporary)?;
-    write!(
-        file,
+    let text = format!(
         "{HEADER}\ndevice {}\ninode {}\noffset {}\n",
         position.identity.device, position.identity.inode, position.offset
-    )?;
+    );
+    write_whole(path, &text)
+}
+
+/// Writes the positions of several logs, each with the path it was followed at, as [`save`]
+/// does one. A path with a line break in it cannot be written, and is left out.
+pub fn save_many(path: &Path, positions: &[(PathBuf, Position)]) -> io::Result<()> {
+    let mut text = format!("{MANY_HEADER}\n");
+    for (log, position) in positions {
+        let Some(log) = log.to_str().filter(|log| !log.contains('\n')) else {
+            continue;
+        };
+        let (identity, offset) = (position.identity, position.offset);
+        text.push_str(&format!(
+            "{} {} {offset} {log}\n",
+            identity.device, identity.inode
+        ));
+    }
+    write_whole(path, &text)
+}
+
+/// Reads what [`save_many`] wrote; `Ok(None)` if there is no file yet.
+pub fn load_many(path: &Path) -> io::Result<Option<Vec<(PathBuf, Position)>>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    parse_many(&text).map(Some).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("expected a position file (`{MANY_HEADER}`, then device, inode, offset and path a line); delete it to start afresh"),
+        )
+    })
+}
+
+fn parse_many(text: &str) -> Option<Vec<(PathBuf, Position)>> {
+    let mut lines = text.lines();
+    if lines.next()? != MANY_HEADER {
+        return None;
+    }
+    lines
+        .map(|line| {
+            let mut words = line.splitn(4, ' ');
+            let mut number = || words.next()?.parse().ok();
+            let (device, inode, offset) = (number()?, number()?, number()?);
+            let position = Position {
+                identity: FileIdentity { device, inode },
+                offset,
+            };
+            Some((PathBuf::from(words.next()?), position))
+        })
+        .collect()
+}
+
+fn write_whole(path: &Path, text: &str) -> io::Result<()> {
+    let temporary = temporary_beside(path);
+    let mut file = File::create(&temporary)?;
+    file.write_all(text.as_bytes())?;
     file.sync_all()?;
     fs::rename(&temporary, path)?;
     File::open(super::directory_of(path))?.sync_all()
@@ -107,5 +170,29 @@ mod tests {
         let error = load(&path).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
         assert!(error.to_string().contains("expected a position file"));
+    }
+
+    #[test]
+    fn several_logs_positions_load_back_with_their_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("positions");
+        assert_eq!(load_many(&path).unwrap(), None);
+        let at = |inode, offset| Position {
+            identity: FileIdentity { device: 7, inode },
+            offset,
+        };
+        let positions = vec![
+            (PathBuf::from("/var/log/nginx/shop.access.log"), at(1, 10)),
+            (PathBuf::from("/srv/with space/access.log"), at(2, 0)),
+        ];
+        let mut written = positions.clone();
+        written.push((PathBuf::from("/bad\nname"), at(3, 5)));
+        save_many(&path, &written).unwrap();
+        assert_eq!(load_many(&path).unwrap(), Some(positions));
+        save(&path, &at(1, 1)).unwrap();
+        assert!(load_many(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("positions 1"));
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::checkpoint::Checkpoints;
+use crate::checkpoint::Positions;
 use crate::metrics::Exposition;
 use config::WebSecurity;
 
@@ -37,7 +37,7 @@ pub struct Site {
     /// Where the metrics are served, e.g. `/metrics`.
     pub telemetry_path: String,
     /// Marked at every scrape, when the read position is kept between runs.
-    pub checkpoints: Option<Checkpoints>,
+    pub checkpoints: Option<Positions>,
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
     /// TLS and the users let in.
