@@ -5,7 +5,8 @@
 //! - [`tail`]: follows a log file across rotation and truncation, yielding lines as bytes.
 //! - [`metrics`]: the Prometheus registry, the bounded section table and per-series handles.
 //! - [`labels`]: the bounded label values (methods, overflow, invalid) metrics and monitor share.
-//! - [`logs`]: the logs `--log-file` names (paths, globs, names) and each one's `log` label.
+//! - [`logs`]: the logs `--log-file` names (paths, globs, names), each one's `log` label, and
+//!   following them all ([`logs::LogSet`]).
 //! - [`ingest`]: the pipeline from lines to records to metrics, and its reports to the user.
 //! - [`monitor`]: the console monitor: stats per interval and the high-traffic alert.
 //! - [`web`]: the HTTP server for `/metrics` and the landing page.

@@ -15,10 +15,10 @@ use accesslog_exporter::cli::{
 };
 use accesslog_exporter::generate;
 use accesslog_exporter::ingest::{self, Ingest};
-use accesslog_exporter::logs::{self, LogNames};
+use accesslog_exporter::logs::{self, LogContext, LogNames, LogSet};
 use accesslog_exporter::metrics::{ExporterMetrics, Exposition, RequestRecorder, SeriesLimits};
 use accesslog_exporter::monitor::{LiveMonitor, ReplayMonitor};
-use accesslog_exporter::tail::{self, Follower, StartAt, StopHandle, TailConfig, TailSink, Tailer};
+use accesslog_exporter::tail::{self, FollowThread, StartAt, TailConfig, TailSink};
 use accesslog_exporter::web::config::{WebConfigError, WebSecurity};
 use accesslog_exporter::web::{self, Site};
 use clap::Parser;
@@ -206,7 +206,7 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         if let Some(checkpoints) = &checkpoints {
             ingest = ingest.with_checkpoints(checkpoints.clone());
         }
-        let following = Following::One(start_following(&config.input, ingest)?);
+        let following = Following::One(follow_thread(&config.input, ingest)?);
         (following, checkpoints.map(Positions::One))
     } else {
         let monitor = config.monitor;
@@ -227,7 +227,7 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
             checkpoints: checkpoints.clone(),
             resumed,
         };
-        let following = Following::Many(LogSet::start(context)?);
+        let following = Following::Many(LogSet::start(context).map_err(Error::Runtime)?);
         (following, checkpoints.map(Positions::Many))
     };
     let saver = positions
@@ -266,197 +266,15 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
 /// The followers a server runs: one for a single file, or a set kept up to date with what
 /// `--log-file` matches.
 enum Following {
-    One((StopHandle, std::thread::JoinHandle<()>)),
+    One(FollowThread),
     Many(LogSet),
 }
 
 impl Following {
     fn stop(self) {
         match self {
-            Following::One((stop, thread)) => {
-                stop.stop();
-                let _ = thread.join();
-            }
+            Following::One(thread) => thread.stop(),
             Following::Many(set) => set.stop(),
-        }
-    }
-}
-
-/// The console monitor, fed by every log's follower: it shows their traffic together.
-type SharedConsole = Arc<Mutex<LiveMonitor<io::Stdout>>>;
-
-/// Follows every file `--log-file` names, each into its own `log`-labelled metrics: a thread
-/// looks for new matches every poll interval, starts a follower for each, and lets go of a
-/// file a glob found once it has been gone for `--rotate-wait` (its series with it).
-struct LogSet {
-    stop: std::sync::mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-struct FollowedLog {
-    metrics: ExporterMetrics,
-    follower: (StopHandle, std::thread::JoinHandle<()>),
-    from_glob: bool,
-    missing_since: Option<std::time::Instant>,
-}
-
-impl FollowedLog {
-    fn stop(self) {
-        self.follower.0.stop();
-        let _ = self.follower.1.join();
-    }
-}
-
-impl LogSet {
-    fn start(context: LogContext) -> Result<LogSet, Error> {
-        let (stop, stopped) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("logs".into())
-            .spawn(move || {
-                let mut followed = std::collections::BTreeMap::new();
-                let mut names = LogNames::default();
-                let mut cap_said = false;
-                let mut at_start = true;
-                let input = &context.input;
-                loop {
-                    let found = logs::matching_paths(&input.sources);
-                    let_go(&context, &found, &mut followed, &mut names);
-                    for path in found {
-                        if followed.contains_key(&path) {
-                            continue;
-                        }
-                        if followed.len() >= input.max_logs {
-                            if !cap_said {
-                                cap_said = true;
-                                eprintln!(
-                                    "accesslog-exporter: warning: more than {} files match \
-                                     --log-file; the rest are not followed (--max-logs)",
-                                    input.max_logs
-                                );
-                            }
-                            break;
-                        }
-                        let name = names.name(&path, &input.sources);
-                        match follow_log(&context, &path, &name, at_start) {
-                            Ok(log) => {
-                                followed.insert(path, log);
-                            }
-                            Err(error) => {
-                                names.release(&path);
-                                eprintln!(
-                                    "accesslog-exporter: warning: {}: {error}",
-                                    path.display()
-                                );
-                            }
-                        }
-                    }
-                    at_start = false;
-                    if !matches!(
-                        stopped.recv_timeout(input.poll_interval),
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-                    ) {
-                        break;
-                    }
-                }
-                for (_, log) in followed {
-                    log.stop();
-                }
-            })
-            .map_err(Error::Runtime)?;
-        Ok(LogSet { stop, thread })
-    }
-
-    fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.thread.join();
-    }
-}
-
-/// What every log of a [`LogSet`] is followed with.
-struct LogContext {
-    input: InputConfig,
-    exposition: Exposition,
-    console: Option<SharedConsole>,
-    checkpoints: Option<CheckpointSet>,
-    /// Where the last run stopped, a log path each (`--position-file`).
-    resumed: Vec<(PathBuf, tail::Position)>,
-}
-
-/// Starts following `path`: from where the last run stopped if `--position-file` says, else
-/// from where `--from-beginning` says if it was there at start, from its beginning if it
-/// appeared since.
-fn follow_log(
-    context: &LogContext,
-    path: &Path,
-    name: &str,
-    at_start: bool,
-) -> Result<FollowedLog, Error> {
-    let input = &context.input;
-    let metrics = context.exposition.log(Some(name))?;
-    let mut one = input.clone();
-    one.tail.path = path.to_owned();
-    if !at_start {
-        one.tail.start_at = StartAt::Beginning;
-    }
-    one.tail.resume = context
-        .resumed
-        .iter()
-        .find(|(log, _)| at_start && log == path)
-        .map(|(_, position)| *position);
-    let recorder = RequestRecorder::new(metrics.clone(), input.parse.limits);
-    let console = context.console.clone();
-    let mut ingest = Ingest::new(
-        input.parse.format.clone(),
-        metrics.clone(),
-        (recorder, console),
-    );
-    if let Some(checkpoints) = &context.checkpoints {
-        ingest = ingest.with_checkpoints(checkpoints.add(path));
-    }
-    let follower = start_following(&one, ingest)?;
-    let from_glob = !input
-        .sources
-        .iter()
-        .any(|source| !source.is_glob && source.pattern == path);
-    Ok(FollowedLog {
-        metrics,
-        follower,
-        from_glob,
-        missing_since: None,
-    })
-}
-
-/// Lets go of the files a glob found that have matched no more for `--rotate-wait`: a
-/// rotation makes a file vanish only for a moment.
-fn let_go(
-    context: &LogContext,
-    found: &[PathBuf],
-    followed: &mut std::collections::BTreeMap<PathBuf, FollowedLog>,
-    names: &mut LogNames,
-) {
-    let now = std::time::Instant::now();
-    let mut gone = Vec::new();
-    for (path, log) in followed.iter_mut().filter(|(_, log)| log.from_glob) {
-        if found.contains(path) {
-            log.missing_since = None;
-        } else if now.duration_since(*log.missing_since.get_or_insert(now))
-            >= context.input.tail.rotate_wait
-        {
-            gone.push(path.clone());
-        }
-    }
-    for path in gone {
-        if let Some(log) = followed.remove(&path) {
-            log.metrics.remove();
-            if let Some(checkpoints) = &context.checkpoints {
-                checkpoints.remove(&path);
-            }
-            log.stop();
-            names.release(&path);
-            eprintln!(
-                "accesslog-exporter: {} matches --log-file no more; let go",
-                path.display()
-            );
         }
     }
 }
@@ -472,16 +290,19 @@ fn monitor(run: MonitorRun) -> Result<(), Error> {
             ExporterMetrics::new()?,
             live,
         );
-        Following::One(start_following(&run.input, ingest)?)
+        Following::One(follow_thread(&run.input, ingest)?)
     } else {
         // Counted into metrics nobody serves: the monitor is what is shown.
-        Following::Many(LogSet::start(LogContext {
-            input: run.input,
-            exposition: Exposition::new()?,
-            console: Some(Arc::new(Mutex::new(live))),
-            checkpoints: None,
-            resumed: Vec::new(),
-        })?)
+        Following::Many(
+            LogSet::start(LogContext {
+                input: run.input,
+                exposition: Exposition::new()?,
+                console: Some(Arc::new(Mutex::new(live))),
+                checkpoints: None,
+                resumed: Vec::new(),
+            })
+            .map_err(Error::Runtime)?,
+        )
     };
     let result = runtime()?.block_on(async {
         shutdown_signal().map_err(Error::Runtime)?.await;
@@ -614,25 +435,11 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
 }
 
 /// Starts following the configured log on a thread of its own, feeding `sink`.
-fn start_following<S: TailSink + Send + 'static>(
+fn follow_thread<S: TailSink + Send + 'static>(
     input: &InputConfig,
-    mut sink: S,
-) -> Result<(StopHandle, std::thread::JoinHandle<()>), Error> {
-    let (follower, watch_error) =
-        Follower::new(Tailer::new(input.tail.clone()), input.poll_interval);
-    if let Some(error) = watch_error {
-        eprintln!(
-            "accesslog-exporter: no file-system events for {} ({error}); checking every {}",
-            input.tail.path.display(),
-            humantime::format_duration(input.poll_interval)
-        );
-    }
-    let stop = follower.stop_handle();
-    let thread = std::thread::Builder::new()
-        .name("follow".into())
-        .spawn(move || tail::follow(follower, &mut sink))
-        .map_err(Error::Runtime)?;
-    Ok((stop, thread))
+    sink: S,
+) -> Result<FollowThread, Error> {
+    FollowThread::start(input.tail.clone(), input.poll_interval, sink).map_err(Error::Runtime)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {

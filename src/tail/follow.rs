@@ -100,3 +100,40 @@ fn watch_directory_of(path: &Path, waker: SyncSender<()>) -> notify::Result<Reco
     watcher.watch(directory, RecursiveMode::NonRecursive)?;
     Ok(watcher)
 }
+
+/// A [`Follower`] running on a thread of its own.
+pub struct FollowThread {
+    stop: StopHandle,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl FollowThread {
+    /// Starts following the log `config` names on a thread of its own, feeding `sink`. A log
+    /// whose directory gives no file-system events is said once on stderr, and polled.
+    pub fn start<S: TailSink + Send + 'static>(
+        config: super::TailConfig,
+        poll_interval: Duration,
+        mut sink: S,
+    ) -> std::io::Result<FollowThread> {
+        let path = config.path.clone();
+        let (follower, watch_error) = Follower::new(Tailer::new(config), poll_interval);
+        if let Some(error) = watch_error {
+            eprintln!(
+                "accesslog-exporter: no file-system events for {} ({error}); checking every {}",
+                path.display(),
+                humantime::format_duration(poll_interval)
+            );
+        }
+        let stop = follower.stop_handle();
+        let thread = std::thread::Builder::new()
+            .name("follow".into())
+            .spawn(move || follow(follower, &mut sink))?;
+        Ok(FollowThread { stop, thread })
+    }
+
+    /// Stops following and waits for the thread to end.
+    pub fn stop(self) {
+        self.stop.stop();
+        let _ = self.thread.join();
+    }
+}

@@ -21,7 +21,7 @@ mod follow;
 mod lines;
 pub mod position;
 
-pub use follow::{follow, Follower, StopHandle};
+pub use follow::{follow, FollowThread, Follower, StopHandle};
 pub use lines::{LineSplitter, TailSink};
 pub use position::Position;
 

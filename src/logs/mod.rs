@@ -4,6 +4,12 @@
 //! A file's label value is its name given as `NAME=PATH`, or else its file name without a
 //! trailing `.log` (`/var/log/nginx/shop.access.log` → `shop.access`); when that is already
 //! another file's, the whole path. A file keeps its value for as long as it is followed.
+//!
+//! [`LogSet`] follows them all, each file on a thread of its own.
+
+mod set;
+
+pub use set::{LogContext, LogSet, SharedConsole};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
