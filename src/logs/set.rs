@@ -50,6 +50,9 @@ impl LogSet {
                 let mut followed = BTreeMap::new();
                 let mut names = LogNames::default();
                 let mut cap_said = false;
+                // The last failure said for each path that could not be followed: said again
+                // only when it changes, not every poll.
+                let mut failures: std::collections::HashMap<PathBuf, String> = Default::default();
                 let mut at_start = true;
                 let input = &context.input;
                 loop {
@@ -73,14 +76,19 @@ impl LogSet {
                         let name = names.name(&path, &input.sources);
                         match follow_log(&context, &path, &name, at_start) {
                             Ok(log) => {
+                                failures.remove(&path);
                                 followed.insert(path, log);
                             }
                             Err(error) => {
                                 names.release(&path);
-                                eprintln!(
-                                    "accesslog-exporter: warning: {}: {error}",
-                                    path.display()
-                                );
+                                let message = error.to_string();
+                                if failures.get(&path) != Some(&message) {
+                                    eprintln!(
+                                        "accesslog-exporter: warning: {}: {message}",
+                                        path.display()
+                                    );
+                                    failures.insert(path, message);
+                                }
                             }
                         }
                     }
