@@ -38,6 +38,16 @@ pub struct Position {
 
 /// Reads a position file; `Ok(None)` if there is none yet.
 pub fn load(path: &Path) -> io::Result<Option<Position>> {
+    load_with(path, parse, || format!("`{HEADER}`, device, inode, offset"))
+}
+
+/// The file at `path` read by `parse`; `Ok(None)` if there is no file, and an error saying
+/// what was `expected` if `parse` finds none in it.
+fn load_with<T>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Option<T>,
+    expected: impl FnOnce() -> String,
+) -> io::Result<Option<T>> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -46,7 +56,10 @@ pub fn load(path: &Path) -> io::Result<Option<Position>> {
     parse(&text).map(Some).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("expected a position file (`{HEADER}`, device, inode, offset); delete it to start afresh"),
+            format!(
+                "expected a position file ({}); delete it to start afresh",
+                expected()
+            ),
         )
     })
 }
@@ -105,16 +118,8 @@ pub fn save_many(path: &Path, positions: &[(PathBuf, Position)]) -> io::Result<(
 
 /// Reads what [`save_many`] wrote; `Ok(None)` if there is no file yet.
 pub fn load_many(path: &Path) -> io::Result<Option<Vec<(PathBuf, Position)>>> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error),
-    };
-    parse_many(&text).map(Some).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("expected a position file (`{MANY_HEADER}`, then device, inode, offset and path a line); delete it to start afresh"),
-        )
+    load_with(path, parse_many, || {
+        format!("`{MANY_HEADER}`, then device, inode, offset and path a line")
     })
 }
 
