@@ -2,7 +2,7 @@
 //! above): a thread looks for new matches every poll interval, starts a follower for each,
 //! and lets go of a file a glob found once it has been gone for `--rotate-wait`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -34,12 +34,6 @@ struct FollowedLog {
     missing_since: Option<Instant>,
 }
 
-impl FollowedLog {
-    fn stop(self) {
-        self.follower.stop();
-    }
-}
-
 impl LogSet {
     /// Starts the thread that follows every file the context's sources name.
     pub fn start(context: LogContext) -> io::Result<LogSet> {
@@ -52,7 +46,7 @@ impl LogSet {
                 let mut cap_said = false;
                 // The last failure said for each path that could not be followed: said again
                 // only when it changes, not every poll.
-                let mut failures: std::collections::HashMap<PathBuf, String> = Default::default();
+                let mut failures: HashMap<PathBuf, String> = HashMap::new();
                 let mut at_start = true;
                 let input = &context.input;
                 loop {
@@ -101,7 +95,7 @@ impl LogSet {
                     }
                 }
                 for (_, log) in followed {
-                    log.stop();
+                    log.follower.stop();
                 }
             })?;
         Ok(LogSet { stop, thread })
@@ -138,17 +132,17 @@ fn follow_log(
     at_start: bool,
 ) -> Result<FollowedLog, Box<dyn std::error::Error>> {
     let input = &context.input;
-    let metrics = context.exposition.log(Some(name))?;
-    let mut one = input.clone();
-    one.tail.path = path.to_owned();
+    let mut tail = input.tail.clone();
+    tail.path = path.to_owned();
     if !at_start {
-        one.tail.start_at = StartAt::Beginning;
+        tail.start_at = StartAt::Beginning;
     }
-    one.tail.resume = context
+    tail.resume = context
         .resumed
         .iter()
         .find(|(log, _)| at_start && log == path)
         .map(|(_, position)| *position);
+    let metrics = context.exposition.log(Some(name))?;
     let recorder = RequestRecorder::new(metrics.clone(), input.parse.limits);
     let console = context.console.clone();
     let mut ingest = Ingest::new(
@@ -159,7 +153,14 @@ fn follow_log(
     if let Some(checkpoints) = &context.checkpoints {
         ingest = ingest.with_checkpoints(checkpoints.add(path));
     }
-    let follower = FollowThread::start(one.tail, one.poll_interval, ingest)?;
+    let follower = match FollowThread::start(tail, input.poll_interval, ingest) {
+        Ok(follower) => follower,
+        Err(error) => {
+            // Undone, so that the next poll can try again from nothing.
+            forget(context, path, &metrics);
+            return Err(error.into());
+        }
+    };
     let from_glob = !input
         .sources
         .iter()
@@ -193,16 +194,21 @@ fn let_go(
     }
     for path in gone {
         if let Some(log) = followed.remove(&path) {
-            log.metrics.remove();
-            if let Some(checkpoints) = &context.checkpoints {
-                checkpoints.remove(&path);
-            }
-            log.stop();
+            log.follower.stop();
+            forget(context, &path, &log.metrics);
             names.release(&path);
             eprintln!(
                 "accesslog-exporter: {} matches --log-file no more; let go",
                 path.display()
             );
         }
+    }
+}
+
+/// Takes a log's series and position out: it is no longer followed.
+fn forget(context: &LogContext, path: &Path, metrics: &ExporterMetrics) {
+    metrics.remove();
+    if let Some(checkpoints) = &context.checkpoints {
+        checkpoints.remove(path);
     }
 }
