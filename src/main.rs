@@ -104,9 +104,9 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
         eprintln!("accesslog-exporter: warning: no file matches --log-file");
     }
     let mut names = LogNames::default();
+    let labelled = !logs::is_single_unnamed(&input.sources);
     for path in paths.iter().take(input.max_logs) {
-        let name =
-            (!logs::is_single_unnamed(&input.sources)).then(|| names.name(path, &input.sources));
+        let name = labelled.then(|| names.name(path, &input.sources));
         count_whole_file(path, &input.parse, exposition.log(name.as_deref())?)?;
     }
     if paths.len() > input.max_logs {
@@ -149,9 +149,7 @@ fn read_file(path: &Path, parse: &ParseConfig, sink: &mut impl TailSink) -> Resu
 }
 
 fn run_server(mut config: ServeConfig) -> Result<(), Error> {
-    for source in config.input.sources.iter().filter(|source| !source.is_glob) {
-        check_readable(&source.pattern)?;
-    }
+    check_readable(&config.input)?;
     let security = match &config.web_config_file {
         Some(path) => WebSecurity::load(path)?,
         None => WebSecurity::default(),
@@ -280,9 +278,7 @@ impl Following {
 }
 
 fn monitor(run: MonitorRun) -> Result<(), Error> {
-    for source in run.input.sources.iter().filter(|source| !source.is_glob) {
-        check_readable(&source.pattern)?;
-    }
+    check_readable(&run.input)?;
     let live = LiveMonitor::new(run.monitor.config, run.monitor.renderer, io::stdout());
     let following = if logs::is_one_file(&run.input.sources) {
         let ingest = Ingest::new(
@@ -449,17 +445,25 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(Error::Runtime)
 }
 
-/// Refuses at start a log that exists but cannot be read; a missing one is waited for.
-fn check_readable(path: &Path) -> Result<(), Error> {
-    let error = |source| Error::LogFile {
-        path: path.to_owned(),
-        source,
-    };
-    match tail::open_log(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(error(e)),
+/// Refuses at start a log named by path that exists but cannot be read; a missing one is
+/// waited for (and globs are looked at as they are followed).
+fn check_readable(input: &InputConfig) -> Result<(), Error> {
+    for path in input
+        .sources
+        .iter()
+        .filter(|source| !source.is_glob)
+        .map(|source| &source.pattern)
+    {
+        if let Err(source) = tail::open_log(path) {
+            if source.kind() != io::ErrorKind::NotFound {
+                return Err(Error::LogFile {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
     }
+    Ok(())
 }
 
 /// Completes on the first SIGINT or SIGTERM; the handlers are in place once this returns.
