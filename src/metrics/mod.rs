@@ -110,10 +110,15 @@ impl Exposition {
         ExporterMetrics::register(self.clone(), name)
     }
 
+    fn fold(&self) -> MutexGuard<'_, ()> {
+        // The guarded data is (); a panic elsewhere while holding it leaves nothing broken.
+        self.folding.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The text exposition of every metric, as served on `/metrics`.
     pub fn encode(&self) -> String {
         let families = {
-            let _whole = self.folding.lock().unwrap_or_else(PoisonError::into_inner);
+            let _whole = self.fold();
             self.registry.gather()
         };
         let mut text = String::new();
@@ -273,11 +278,7 @@ impl ExporterMetrics {
     /// whole by the next scrape. Held while counts are folded in and while a scrape gathers:
     /// the registry gathers family by family, and requests come before lines read.
     pub fn fold(&self) -> MutexGuard<'_, ()> {
-        // The guarded data is (); a panic elsewhere while holding it leaves nothing broken.
-        self.exposition
-            .folding
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.exposition.fold()
     }
 
     /// The text exposition of every metric served with these, as on `/metrics`.
