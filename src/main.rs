@@ -127,10 +127,12 @@ fn count_whole_file(
     parse: &ParseConfig,
     metrics: ExporterMetrics,
 ) -> Result<(), Error> {
-    // Without a second core, the counting thread would only take turns with the reading one.
-    if std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1) {
-        ingest::count_on_second_thread(parse.format.clone(), metrics, parse.limits, |ingest| {
-            read_file(path, parse, ingest)
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    // With one core, workers would only take turns with each other and with the reader.
+    if cores > 1 {
+        let format = parse.format.clone();
+        ingest::count_in_parallel(format, metrics, parse.limits, cores, |reader| {
+            read_file(path, parse, reader)
         })
     } else {
         read_file(

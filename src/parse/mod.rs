@@ -147,7 +147,7 @@ impl ParseError {
 }
 
 /// Parses lines of one log, keeping the W3C layout between them.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct LineParser {
     format: LogFormat,
     w3c: Option<w3c::Layout>,

@@ -15,7 +15,7 @@ pub struct Timestamp {
 /// The last time text parsed and its value. Lines written in the same second share their
 /// time text, so most lines skip the date arithmetic. The text comes in two parts of fixed
 /// widths `A` and `B` (W3C's date and time columns); texts of other widths are not cached.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct TimeCache<const A: usize, const B: usize> {
     first: [u8; A],
     second: [u8; B],

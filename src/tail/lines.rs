@@ -4,6 +4,16 @@
 pub trait TailSink {
     /// One complete line, without its `\n`. The slice is only valid during the call.
     fn line(&mut self, line: &[u8]);
+    /// Whole lines, each ended by its `\n`, as they lie in the bytes read: handed on as one
+    /// run, so that a sink that passes lines on in bulk need not cut them.
+    #[inline]
+    fn lines(&mut self, lines: &[u8]) {
+        let mut start = 0;
+        for newline in memchr::memchr_iter(b'\n', lines) {
+            self.line(&lines[start..newline]);
+            start = newline + 1;
+        }
+    }
     /// Something happened to the followed file.
     fn event(&mut self, event: super::TailEvent<'_>);
     /// A poll is over: what was there has been read. Called at least every poll interval
@@ -22,7 +32,8 @@ pub trait TailSink {
 ///
 /// # Performance
 /// Lines that lie whole within one read are handed on as slices of the read buffer, without a
-/// copy. Only a line torn across two reads is copied, into one buffer reused for every line.
+/// copy, in one run ([`TailSink::lines`]) when the read is no longer than the longest line
+/// allowed. Only a line torn across two reads is copied, into one buffer reused for every line.
 #[derive(Debug)]
 pub struct LineSplitter {
     partial: Vec<u8>,
@@ -42,23 +53,28 @@ impl LineSplitter {
 
     /// Feeds the next bytes of the stream, handing every line they complete to `sink`.
     pub fn push(&mut self, data: &[u8], sink: &mut impl TailSink) {
-        let mut start = 0;
-        for newline in memchr::memchr_iter(b'\n', data) {
-            let piece = &data[start..newline];
-            start = newline + 1;
-            if self.discarding {
-                self.discarding = false;
-            } else if self.partial.len() + piece.len() > self.max_line_bytes {
-                self.partial.clear();
-                sink.event(super::TailEvent::LineTooLong);
-            } else if self.partial.is_empty() {
-                sink.line(piece);
-            } else {
-                self.partial.extend_from_slice(piece);
-                sink.line(&self.partial);
-                self.partial.clear();
+        let start = if self.max_line_bytes >= data.len() {
+            // No line lying whole within `data` can be too long: those between the first and
+            // the last newline go on as one run.
+            match memchr::memchr(b'\n', data) {
+                Some(first) => {
+                    self.complete(&data[..first], sink);
+                    let last = memchr::memrchr(b'\n', data).unwrap_or(first);
+                    if last > first {
+                        sink.lines(&data[first + 1..=last]);
+                    }
+                    last + 1
+                }
+                None => 0,
             }
-        }
+        } else {
+            let mut start = 0;
+            for newline in memchr::memchr_iter(b'\n', data) {
+                self.complete(&data[start..newline], sink);
+                start = newline + 1;
+            }
+            start
+        };
         let data = &data[start..];
         if self.discarding || data.is_empty() {
             return;
@@ -69,6 +85,22 @@ impl LineSplitter {
             sink.event(super::TailEvent::LineTooLong);
         } else {
             self.partial.extend_from_slice(data);
+        }
+    }
+
+    /// `piece` ends a line (its `\n` has been read): the line is handed on, unless too long.
+    fn complete(&mut self, piece: &[u8], sink: &mut impl TailSink) {
+        if self.discarding {
+            self.discarding = false;
+        } else if self.partial.len() + piece.len() > self.max_line_bytes {
+            self.partial.clear();
+            sink.event(super::TailEvent::LineTooLong);
+        } else if self.partial.is_empty() {
+            sink.line(piece);
+        } else {
+            self.partial.extend_from_slice(piece);
+            sink.line(&self.partial);
+            self.partial.clear();
         }
     }
 
