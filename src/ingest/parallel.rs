@@ -2,7 +2,7 @@
 //! counted in order.
 //!
 //! The calling thread reads the log and cuts it into chunks of whole lines. Worker threads, one
-//! a core, parse chunks as they come, each into a batch of hits, and count the batches in the
+//! a core up to four, parse chunks as they come, each into a batch of hits, and count the batches in the
 //! order their chunks were read: whichever worker finishes the next batch to count counts it,
 //! and every batch after it that is ready, while the other parses. Counting costs about half
 //! what parsing does, so no core waits on another for long, where a thread that parsed
@@ -186,9 +186,7 @@ impl ChunkReader<'_> {
                 .unwrap_or_else(PoisonError::into_inner);
         }
     }
-}
 
-impl ChunkReader<'_> {
     /// Adds `lines`, each ended by its `\n`, to the chunk being filled, and hands the chunk
     /// over once it is full.
     fn append(&mut self, lines: &[u8]) {
