@@ -4,8 +4,8 @@
 //! The client library's local histogram finds an observation's bucket by walking the bounds
 //! until one is not below it: a loop whose exit depends on the value, so it mispredicts about
 //! once an observation, and response sizes and durations are spread over every bucket. Here
-//! the bucket is the number of bounds below the value, counted over a fixed sixteen bounds
-//! (the unused ones infinite), which has no branch at all.
+//! the bucket is looked up by the value's binary exponent ([`Binades`]), without a branch: each
+//! bound is at least twice the one before, so no two share a power-of-two range.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -55,17 +55,19 @@ pub struct ClassHistogram {
 }
 
 impl ClassHistogram {
-    /// A histogram named `name` with buckets up to each of `bounds` (at most 15, ascending),
-    /// its series carrying `const_labels` too.
+    /// A histogram named `name` with buckets up to each of `bounds` (at most 15, ascending, each
+    /// at least twice the one before), its series carrying `const_labels` too.
     pub fn new(
         name: &str,
         help: &str,
         bounds: &'static [f64],
         const_labels: HashMap<String, String>,
     ) -> Result<ClassHistogram, prometheus::Error> {
-        if bounds.len() > MAX_BOUNDS || !bounds.windows(2).all(|pair| pair[0] < pair[1]) {
+        if bounds.len() > MAX_BOUNDS || Binades::new(bounds).is_none() {
             return Err(prometheus::Error::Msg(format!(
-                "{name}: at most {MAX_BOUNDS} ascending bounds"
+                "{name}: at most {MAX_BOUNDS} positive bounds, each at least twice the one \
+                 before, the last under 2^{} times the first",
+                BINADES - 2
             )));
         }
         Ok(ClassHistogram {
@@ -82,11 +84,9 @@ impl ClassHistogram {
 
     /// A recorder that counts into this histogram locally until flushed.
     pub fn local(&self) -> LocalClassHistogram {
-        let mut bounds = [f64::INFINITY; MAX_BOUNDS];
-        bounds[..self.bounds.len()].copy_from_slice(self.bounds);
         LocalClassHistogram {
             histogram: self.clone(),
-            bounds,
+            binades: Binades::new(self.bounds).expect("checked when the histogram was made"),
             counts: [Counts::ZERO; CLASSES],
             touched: 0,
         }
@@ -146,24 +146,18 @@ impl Collector for ClassHistogram {
 /// [`LocalClassHistogram::flush`].
 pub struct LocalClassHistogram {
     histogram: ClassHistogram,
-    // The bounds, padded with infinities: a value is never above those.
-    bounds: [f64; MAX_BOUNDS],
+    binades: Binades,
     counts: [Counts; CLASSES],
     // Bit `class` set when that class has counts not flushed yet.
     touched: u16,
 }
 
 impl LocalClassHistogram {
-    /// Counts `value` for the status `class` (the status code's first digit, 1–9).
+    /// Counts `value` (a size or a duration: never negative) for the status `class` (the status
+    /// code's first digit, 1–9).
     #[inline]
     pub fn observe(&mut self, class: usize, value: f64) {
-        // The number of bounds below the value is the index of the first bucket whose bound
-        // is not below it: Prometheus' `le`.
-        let bucket = self
-            .bounds
-            .iter()
-            .map(|&bound| usize::from(value > bound))
-            .sum::<usize>();
+        let bucket = self.binades.bucket(value);
         let counts = &mut self.counts[class];
         counts.buckets[bucket] += 1;
         counts.count += 1;
@@ -189,6 +183,71 @@ impl LocalClassHistogram {
         }
         self.touched = 0;
     }
+}
+
+/// How many binary exponents a [`Binades`] tells apart: those of the bounds, one below them
+/// and one above.
+const BINADES: usize = 64;
+
+/// The bucket of a value from its binary exponent, for bounds at least twice apart.
+///
+/// The values of one exponent, a binade (`[2^e, 2^(e+1))`), lie above the same bounds but at
+/// most one: the one in that binade, if any. The bucket of a value, the number of bounds below
+/// it (Prometheus' `le` is inclusive), is then what its binade says, plus one if it is above
+/// that binade's own bound.
+#[derive(Debug, Clone, Copy)]
+struct Binades {
+    /// The exponent field of the first entry's binade, one below the first bound's.
+    lowest: usize,
+    entries: [Binade; BINADES],
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Binade {
+    /// Bounds in the binades below this one.
+    bounds_below: u8,
+    /// The bound in this binade; infinite if none.
+    bound: f64,
+}
+
+impl Binades {
+    /// `None` unless `bounds` are normal positive numbers, each at least twice the one before,
+    /// spanning fewer than `BINADES - 1` exponents.
+    fn new(bounds: &[f64]) -> Option<Binades> {
+        let lowest = bounds.first().map_or(Some(1), |&first| {
+            (first >= f64::MIN_POSITIVE).then(|| exponent(first) - 1)
+        })?;
+        let mut entries = [Binade {
+            bounds_below: 0,
+            bound: f64::INFINITY,
+        }; BINADES];
+        for (below, &bound) in bounds.iter().enumerate() {
+            let at = exponent(bound).checked_sub(lowest)?;
+            // The last entry also holds every binade above it: no bound may be there.
+            let entry = entries.get_mut(at).filter(|_| at < BINADES - 1)?;
+            if entry.bound.is_finite() || below > 0 && bound < 2.0 * bounds[below - 1] {
+                return None;
+            }
+            entry.bound = bound;
+            for later in &mut entries[at + 1..] {
+                later.bounds_below = below as u8 + 1;
+            }
+        }
+        Some(Binades { lowest, entries })
+    }
+
+    #[inline]
+    fn bucket(&self, value: f64) -> usize {
+        // Exponents beyond the table are below every bound or above them all, as its ends.
+        let at = exponent(value).clamp(self.lowest, self.lowest + BINADES - 1) - self.lowest;
+        let entry = self.entries[at];
+        usize::from(entry.bounds_below) + usize::from(value > entry.bound)
+    }
+}
+
+/// The biased exponent field of a non-negative `value`.
+fn exponent(value: f64) -> usize {
+    (value.to_bits() >> 52) as usize
 }
 
 #[cfg(test)]
@@ -245,12 +304,56 @@ mod tests {
     }
 
     #[test]
-    fn bounds_must_be_ascending_and_few() {
+    fn bounds_must_be_ascending_few_and_twice_apart() {
         static DESCENDING: [f64; 2] = [2.0, 1.0];
         static MANY: [f64; 16] = [
-            1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0,
+            1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0,
+            8192.0, 16384.0, 32768.0,
         ];
-        assert!(ClassHistogram::new("h", "Help.", &DESCENDING, HashMap::new()).is_err());
-        assert!(ClassHistogram::new("h", "Help.", &MANY, HashMap::new()).is_err());
+        static CLOSE: [f64; 3] = [1.0, 2.5, 4.0];
+        static ZERO: [f64; 2] = [0.0, 1.0];
+        static WIDE: [f64; 2] = [1.0, 1e30];
+        for bad in [&DESCENDING[..], &MANY, &CLOSE, &ZERO, &WIDE] {
+            assert!(
+                ClassHistogram::new("h", "Help.", bad, HashMap::new()).is_err(),
+                "{bad:?}"
+            );
+        }
+        for good in [
+            &crate::metrics::RESPONSE_SIZE_BUCKETS[..],
+            &crate::metrics::DURATION_BUCKETS,
+            &MANY[..15],
+            &[],
+        ] {
+            assert!(ClassHistogram::new("h", "Help.", good, HashMap::new()).is_ok());
+        }
+    }
+
+    proptest::proptest! {
+        /// The bucket is the number of bounds below the value, whatever the value.
+        #[test]
+        fn the_binade_finds_the_bucket_a_count_of_bounds_below_finds(
+            first in 1e-6..1e3f64,
+            ratios in proptest::collection::vec(2.0..8.0f64, 0..14),
+            values in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::f64::POSITIVE | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL,
+                    0.0..1e6f64,
+                ],
+                1..50,
+            ),
+            exact in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..5),
+        ) {
+            let mut bounds = vec![first];
+            for ratio in ratios {
+                bounds.push(bounds.last().unwrap() * ratio);
+            }
+            let binades = Binades::new(&bounds).unwrap();
+            let on_bounds = exact.iter().map(|i| bounds[i.index(bounds.len())]);
+            for value in values.into_iter().chain(on_bounds).chain([f64::INFINITY, f64::MAX]) {
+                let below = bounds.iter().filter(|&&bound| value > bound).count();
+                proptest::prop_assert_eq!(binades.bucket(value), below, "{} in {:?}", value, bounds);
+            }
+        }
     }
 }
