@@ -109,6 +109,25 @@ pub(super) fn leading_digits(line: &[u8], start: usize) -> Option<(u64, usize)> 
     digits_from(line, start, value, count)
 }
 
+/// Whether the first `len` bytes of `input` are `A`–`Z`, when 1 ≤ `len` ≤ 8 ≤ `input.len()`;
+/// `false` otherwise, to be asked again byte by byte. What a method token nearly always is,
+/// checked as one word where a loop over its bytes mispredicts its exit.
+#[inline]
+pub(super) fn all_upper_case(input: &[u8], len: usize) -> bool {
+    let (Some(word), 1..=8) = (input.get(..8), len) else {
+        return false;
+    };
+    let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+    // The bytes past `len` made an `A`, which passes.
+    let kept = u64::MAX >> (8 * (8 - len));
+    let word = (word & kept) | (u64::from_ne_bytes([b'A'; 8]) & !kept);
+    // For a byte below 0x80, `(b | 0x80) - 'A'` keeps its high bit when b ≥ 'A', and
+    // `(0x80 | 'Z') - b` when b ≤ 'Z'; neither borrows from the next byte.
+    let at_least_a = (word | HIGHS).wrapping_sub(u64::from_ne_bytes([b'A'; 8]));
+    let at_most_z = u64::from_ne_bytes([0x80 | b'Z'; 8]).wrapping_sub(word & LOW_SEVENS);
+    at_least_a & at_most_z & !word & HIGHS == HIGHS
+}
+
 /// [`leading_digits`] a byte at a time, from `value` of the first `count` digits on.
 fn digits_from(
     line: &[u8],
@@ -250,6 +269,20 @@ mod tests {
                 all.parse::<u64>().ok().map(|value| (value, all.len()))
             };
             proptest::prop_assert_eq!(leading_digits(line.as_bytes(), start), expected);
+        }
+
+        #[test]
+        fn upper_case_as_a_byte_loop_sees_it(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![b'A', b'Z', b'M', b'@', b'[', b'a', b'z', 0xc1, 0xda, 0x00, b' ']),
+                0..12,
+            ),
+            len in 0..10usize,
+        ) {
+            let expected = (1..=8).contains(&len)
+                && bytes.len() >= 8
+                && bytes[..len].iter().all(u8::is_ascii_uppercase);
+            proptest::prop_assert_eq!(all_upper_case(&bytes, len), expected);
         }
 
         #[test]

@@ -252,7 +252,8 @@ fn parse_status(field: &[u8]) -> Result<u16, ParseError> {
 #[inline(always)]
 fn parse_request(raw: &[u8]) -> Request<'_> {
     let (method, rest) = split_token(raw);
-    let is_token = !method.is_empty() && method.iter().all(|&b| is_tchar(b));
+    let is_token = bytes::all_upper_case(raw, method.len())
+        || !method.is_empty() && method.iter().all(|&b| is_tchar(b));
     if !is_token || rest.is_empty() {
         return Request::Malformed(raw);
     }
