@@ -83,10 +83,16 @@ pub struct Monitor {
     window: VecDeque<u64>,
     window_hits: u64,
     firing: bool,
-    /// Hits of seconds not closed yet.
+    /// Hits of seconds not closed yet, but those of `latest_second`.
     open_seconds: BTreeMap<i64, u64>,
-    /// Stats of intervals not reported yet, by aligned start.
+    /// Stats of intervals not reported yet, by aligned start, but those of `latest_interval`.
     open_intervals: BTreeMap<i64, IntervalStats>,
+    /// The second last counted in, and its hits, kept out of `open_seconds` until another
+    /// second is counted or time advances: lines come nearly in order, so most count here
+    /// without a search of the map.
+    latest_second: Option<(i64, u64)>,
+    /// The interval last counted in, kept out of `open_intervals` in the same way.
+    latest_interval: Option<(i64, IntervalStats)>,
     started: i64,
 }
 
@@ -101,6 +107,8 @@ impl Monitor {
             firing: false,
             open_seconds: BTreeMap::new(),
             open_intervals: BTreeMap::new(),
+            latest_second: None,
+            latest_interval: None,
             started: start,
         }
     }
@@ -114,13 +122,38 @@ impl Monitor {
     /// such a hit counts in the first open second instead.
     pub fn record(&mut self, second: i64, record: &Record<'_>) {
         let second = second.max(self.clock);
-        *self.open_seconds.entry(second).or_default() += 1;
+        match &mut self.latest_second {
+            Some((latest, hits)) if *latest == second => *hits += 1,
+            _ => {
+                self.settle_latest_second();
+                self.latest_second = Some((second, 1));
+            }
+        }
         let interval_start = self.interval_start(second);
-        let max = self.config.max_sections;
-        self.open_intervals
-            .entry(interval_start)
-            .or_insert_with(|| IntervalStats::new(max))
-            .add(record);
+        match &mut self.latest_interval {
+            Some((latest, stats)) if *latest == interval_start => stats.add(record),
+            _ => {
+                self.settle_latest_interval();
+                let mut stats = self
+                    .open_intervals
+                    .remove(&interval_start)
+                    .unwrap_or_else(|| IntervalStats::new(self.config.max_sections));
+                stats.add(record);
+                self.latest_interval = Some((interval_start, stats));
+            }
+        }
+    }
+
+    fn settle_latest_second(&mut self) {
+        if let Some((second, hits)) = self.latest_second.take() {
+            *self.open_seconds.entry(second).or_default() += hits;
+        }
+    }
+
+    fn settle_latest_interval(&mut self) {
+        if let Some((start, stats)) = self.latest_interval.take() {
+            self.open_intervals.insert(start, stats);
+        }
     }
 
     /// Closes every second before `now`, reporting each alert change and each interval that
@@ -129,6 +162,8 @@ impl Monitor {
         let interval = i64::from(self.config.interval_seconds);
         let window = self.config.window_seconds as usize;
         let limit = self.config.threshold * self.config.window_seconds as f64;
+        self.settle_latest_second();
+        self.settle_latest_interval();
         while self.clock < now {
             let second = self.clock;
             let hits = self.open_seconds.remove(&second).unwrap_or(0);

@@ -276,3 +276,34 @@ fn json_lines_carry_the_specified_fields() {
     assert_eq!(lines[1]["top_sections"][0]["section"], "/api");
     assert!(!text.contains('\x07'), "no bell in JSON");
 }
+
+proptest::proptest! {
+    /// Counting the latest second and interval outside their maps changes nothing: a monitor
+    /// made to put every hit in the maps at once (`advance_to` its own clock does only that)
+    /// says the same, for hits out of order, across intervals and before or after time moves.
+    #[test]
+    fn the_latest_second_and_interval_count_as_the_maps_do(
+        steps in proptest::collection::vec((0..45i64, 0..4usize, proptest::prelude::any::<bool>()), 0..200),
+    ) {
+        let targets: [&'static [u8]; 4] = [b"/a", b"/b/c", b"/d", b"/"];
+        let mut cached = Monitor::new(config(5, 0.5), 100);
+        let mut settled = Monitor::new(config(5, 0.5), 100);
+        let (mut said_cached, mut said_settled) = (Vec::new(), Vec::new());
+        let mut now = 100;
+        for (offset, target, advance) in steps {
+            let record = hit(targets[target]);
+            cached.record(100 + offset, &record);
+            settled.record(100 + offset, &record);
+            let clock = settled.clock();
+            settled.advance_to(clock, &mut |event| said_settled.push(event));
+            if advance {
+                now += 1;
+                cached.advance_to(now, &mut |event| said_cached.push(event));
+                settled.advance_to(now, &mut |event| said_settled.push(event));
+            }
+        }
+        cached.finish(150, &mut |event| said_cached.push(event));
+        settled.finish(150, &mut |event| said_settled.push(event));
+        proptest::prop_assert_eq!(said_cached, said_settled);
+    }
+}
