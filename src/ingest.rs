@@ -104,6 +104,24 @@ impl Ingest<RequestRecorder> {
     }
 }
 
+impl<C: RecordConsumer> Ingest<(RequestRecorder, C)> {
+    /// A served log's pipeline: records counted into `metrics` and handed to `beside` too (the
+    /// console monitor), how far it has been read published to `checkpoints`.
+    pub fn served(
+        format: LogFormat,
+        metrics: ExporterMetrics,
+        limits: SeriesLimits,
+        beside: C,
+        checkpoints: Option<Checkpoints>,
+    ) -> Self {
+        let recorder = RequestRecorder::new(metrics.clone(), limits);
+        Ingest {
+            checkpoints,
+            ..Ingest::new(format, metrics, (recorder, beside))
+        }
+    }
+}
+
 impl<C: RecordConsumer> Ingest<C> {
     /// A pipeline parsing `format`, handing records to `consumer`, with health in `metrics`.
     pub fn new(format: LogFormat, metrics: ExporterMetrics, consumer: C) -> Ingest<C> {
@@ -116,12 +134,6 @@ impl<C: RecordConsumer> Ingest<C> {
             checkpoints: None,
             too_long_said: false,
         }
-    }
-
-    /// Publishes to `checkpoints` how far the log has been read and counted.
-    pub fn with_checkpoints(mut self, checkpoints: Checkpoints) -> Self {
-        self.checkpoints = Some(checkpoints);
-        self
     }
 
     /// The consumer, once the input is done.

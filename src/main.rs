@@ -16,7 +16,7 @@ use accesslog_exporter::cli::{
 use accesslog_exporter::generate;
 use accesslog_exporter::ingest::{self, Ingest};
 use accesslog_exporter::logs::{self, LogContext, LogNames, LogSet};
-use accesslog_exporter::metrics::{ExporterMetrics, Exposition, RequestRecorder, SeriesLimits};
+use accesslog_exporter::metrics::{ExporterMetrics, Exposition, SeriesLimits};
 use accesslog_exporter::monitor::{LiveMonitor, ReplayMonitor};
 use accesslog_exporter::tail::{self, FollowThread, StartAt, TailConfig, TailSink};
 use accesslog_exporter::web::config::{WebConfigError, WebSecurity};
@@ -201,11 +201,13 @@ fn run_server(mut config: ServeConfig) -> Result<(), Error> {
         let console = config
             .console
             .then(|| LiveMonitor::new(monitor.config, monitor.renderer, io::stdout()));
-        let recorder = RequestRecorder::new(metrics.clone(), parse.limits);
-        let mut ingest = Ingest::new(parse.format.clone(), metrics, (recorder, console));
-        if let Some(checkpoints) = &checkpoints {
-            ingest = ingest.with_checkpoints(checkpoints.clone());
-        }
+        let ingest = Ingest::served(
+            parse.format.clone(),
+            metrics,
+            parse.limits,
+            console,
+            checkpoints.clone(),
+        );
         let following = Following::One(follow_thread(&config.input, ingest)?);
         (following, checkpoints.map(Positions::One))
     } else {

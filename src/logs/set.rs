@@ -12,7 +12,7 @@ use super::{matching_paths, LogNames};
 use crate::checkpoint::CheckpointSet;
 use crate::cli::InputConfig;
 use crate::ingest::Ingest;
-use crate::metrics::{ExporterMetrics, Exposition, RequestRecorder};
+use crate::metrics::{ExporterMetrics, Exposition};
 use crate::monitor::LiveMonitor;
 use crate::tail::{FollowThread, Position, StartAt};
 
@@ -143,16 +143,16 @@ fn follow_log(
         .find(|(log, _)| at_start && log == path)
         .map(|(_, position)| *position);
     let metrics = context.exposition.log(Some(name))?;
-    let recorder = RequestRecorder::new(metrics.clone(), input.parse.limits);
-    let console = context.console.clone();
-    let mut ingest = Ingest::new(
+    let ingest = Ingest::served(
         input.parse.format.clone(),
         metrics.clone(),
-        (recorder, console),
+        input.parse.limits,
+        context.console.clone(),
+        context
+            .checkpoints
+            .as_ref()
+            .map(|checkpoints| checkpoints.add(path)),
     );
-    if let Some(checkpoints) = &context.checkpoints {
-        ingest = ingest.with_checkpoints(checkpoints.add(path));
-    }
     let follower = match FollowThread::start(tail, input.poll_interval, ingest) {
         Ok(follower) => follower,
         Err(error) => {
