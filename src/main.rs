@@ -105,9 +105,11 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
     }
     let mut names = LogNames::default();
     let labelled = !logs::is_single_unnamed(&input.sources);
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     for path in paths.iter().take(input.max_logs) {
         let name = labelled.then(|| names.name(path, &input.sources));
-        count_whole_file(path, &input.parse, exposition.log(name.as_deref())?)?;
+        let metrics = exposition.log(name.as_deref())?;
+        count_whole_file(path, &input.parse, metrics, cores)?;
     }
     if paths.len() > input.max_logs {
         eprintln!(
@@ -126,8 +128,8 @@ fn count_whole_file(
     path: &Path,
     parse: &ParseConfig,
     metrics: ExporterMetrics,
+    cores: usize,
 ) -> Result<(), Error> {
-    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     // With one core, workers would only take turns with each other and with the reader.
     if cores > 1 {
         let format = parse.format.clone();
