@@ -130,6 +130,8 @@ impl JsonKeys {
         Ok(JsonKeys { fields })
     }
 
+    // Out of line, as `Template::parse` is.
+    #[inline(never)]
     pub(super) fn parse<'a>(
         &self,
         line: &'a [u8],

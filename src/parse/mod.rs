@@ -173,8 +173,8 @@ impl LineParser {
             return Err(ParseError::Empty);
         }
         match &self.format {
-            LogFormat::Template(template) => parse_template(template, line, &mut self.clf_times),
-            LogFormat::Json(keys) => parse_json(keys, line, &mut self.clf_times),
+            LogFormat::Template(template) => template.parse(line, &mut self.clf_times),
+            LogFormat::Json(keys) => keys.parse(line, &mut self.clf_times),
             LogFormat::Common => clf::parse(line, clf::Extras::Ignore, &mut self.clf_times),
             LogFormat::Combined => clf::parse(line, clf::Extras::Require, &mut self.clf_times),
             LogFormat::W3c => self.parse_w3c(line),
@@ -201,26 +201,6 @@ impl LineParser {
             None => Err(ParseError::W3cHeader),
         }
     }
-}
-
-// Not inlined: their stack frames, large, would otherwise be set up for every line of every
-// format, a dozen instructions a Common line.
-#[inline(never)]
-fn parse_template<'a>(
-    template: &Template,
-    line: &'a [u8],
-    times: &mut time::ClfTimeCache,
-) -> Result<Line<'a>, ParseError> {
-    template.parse(line, times)
-}
-
-#[inline(never)]
-fn parse_json<'a>(
-    keys: &JsonKeys,
-    line: &'a [u8],
-    times: &mut time::ClfTimeCache,
-) -> Result<Line<'a>, ParseError> {
-    keys.parse(line, times)
 }
 
 /// Splits `input` at the first space: the token before it and the rest after it.

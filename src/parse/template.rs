@@ -156,6 +156,9 @@ impl Template {
     }
 
     /// Parses one line (without its `\n` or `\r`).
+    // Not inlined into `LineParser::parse`: its stack frame, large, would be set up for every
+    // line of every format, a dozen instructions a Common line. The same for JSON's.
+    #[inline(never)]
     pub(super) fn parse<'a>(
         &self,
         line: &'a [u8],
