@@ -222,6 +222,23 @@ impl Running {
         Running { child, stdout }
     }
 
+    /// `monitor` over `log_file` on a short clock: a 2 s window, an alert above 5 requests a
+    /// second, a report every second; `extra` flags after those.
+    fn quick_monitor(log_file: &str, extra: &[&str]) -> Running {
+        let quick = [
+            "monitor",
+            "--log-file",
+            log_file,
+            "--window",
+            "2s",
+            "--threshold",
+            "5",
+            "--interval",
+            "1s",
+        ];
+        Running::start(&[&quick[..], extra].concat())
+    }
+
     /// Waits for a stdout line containing `needle`, within `limit`.
     fn wait_for(&self, needle: &str, limit: Duration) -> String {
         let deadline = Instant::now() + limit;
@@ -249,17 +266,7 @@ fn live_monitor_fires_and_recovers_on_the_wall_clock_with_no_more_lines() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
     append(&log, "");
-    let monitor = Running::start(&[
-        "monitor",
-        "--log-file",
-        log.to_str().unwrap(),
-        "--window",
-        "2s",
-        "--threshold",
-        "5",
-        "--interval",
-        "1s",
-    ]);
+    let monitor = Running::quick_monitor(log.to_str().unwrap(), &[]);
     // Wait for the monitor to be following: its first report comes after its first second.
     monitor.wait_for("no traffic", PATIENCE);
     append(&log, &lines("burst", 40));
@@ -277,19 +284,7 @@ fn the_monitor_of_several_logs_counts_their_traffic_together() {
     append(&shop, "");
     append(&blog, "");
     let glob = format!("{}/*.log", dir.path().display());
-    let monitor = Running::start(&[
-        "monitor",
-        "--log-file",
-        &glob,
-        "--window",
-        "2s",
-        "--threshold",
-        "5",
-        "--interval",
-        "1s",
-        "--output",
-        "json",
-    ]);
+    let monitor = Running::quick_monitor(&glob, &["--output", "json"]);
     monitor.wait_for("\"type\":\"stats\"", PATIENCE);
     // Each log alone stays under the threshold; together they are above it.
     append(&shop, &lines("cart", 7));
