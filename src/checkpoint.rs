@@ -4,9 +4,9 @@
 //! Prometheus sees counts only when it scrapes. Were the position saved as far as the log has
 //! been read, a crash would lose whatever was read after the last scrape: counted by a process
 //! nobody will scrape again, and not read again by the next one. So a scrape marks the
-//! position first, then encodes, and the mark is what is saved. The pipeline publishes a
-//! position only once the lines before it are folded into the registry, so a mark is never
-//! ahead of the counts the scrape shows. After a restart the lines from the saved mark on are
+//! position, and the mark is what is saved. The pipeline publishes a position as it folds the
+//! counts of the lines before it into the registry, under the lock a scrape marks and gathers
+//! under, so a mark is exactly as far as the counts the scrape shows. After a restart the lines from the saved mark on are
 //! read again: nothing unscraped is skipped, and what is counted twice is at most what was
 //! read between the last save and the last scrape.
 
@@ -28,7 +28,6 @@ pub struct Checkpoints {
 struct Marks {
     read: Option<Position>,
     scraped: Option<Position>,
-    saved: Option<Position>,
 }
 
 impl Checkpoints {
@@ -46,20 +45,6 @@ impl Checkpoints {
     pub fn mark_scraped(&self) {
         let mut marks = self.marks();
         marks.scraped = marks.read;
-    }
-
-    /// Saves the position of the last scrape to `path` if it moved since the last save.
-    pub fn save(&self, path: &Path) -> io::Result<()> {
-        let scraped = {
-            let marks = self.marks();
-            match marks.scraped {
-                Some(scraped) if marks.saved != Some(scraped) => scraped,
-                _ => return Ok(()),
-            }
-        };
-        position::save(path, &scraped)?;
-        self.marks().saved = Some(scraped);
-        Ok(())
     }
 }
 
@@ -108,35 +93,9 @@ impl CheckpointSet {
         if saved.as_ref() == Some(&scraped) {
             return Ok(());
         }
-        position::save_many(path, &scraped)?;
+        position::save(path, &scraped)?;
         *saved = Some(scraped);
         Ok(())
-    }
-}
-
-/// What a scrape marks and the saving thread saves: one log's position or several's.
-#[derive(Clone, Debug)]
-pub enum Positions {
-    /// One log, saved in the one-log format.
-    One(Checkpoints),
-    /// Several, saved a line each.
-    Many(CheckpointSet),
-}
-
-impl Positions {
-    /// A scrape is about to encode the metrics.
-    pub fn mark_scraped(&self) {
-        match self {
-            Positions::One(checkpoints) => checkpoints.mark_scraped(),
-            Positions::Many(set) => set.mark_scraped(),
-        }
-    }
-
-    fn save(&self, path: &Path) -> io::Result<()> {
-        match self {
-            Positions::One(checkpoints) => checkpoints.save(path),
-            Positions::Many(set) => set.save(path),
-        }
     }
 }
 
@@ -149,7 +108,11 @@ pub struct Saver {
 
 impl Saver {
     /// Starts saving `checkpoints` to `path` every `interval`.
-    pub fn start(checkpoints: Positions, path: PathBuf, interval: Duration) -> io::Result<Saver> {
+    pub fn start(
+        checkpoints: CheckpointSet,
+        path: PathBuf,
+        interval: Duration,
+    ) -> io::Result<Saver> {
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("checkpoint".into())
@@ -165,7 +128,7 @@ impl Saver {
 }
 
 fn keep_saving(
-    checkpoints: Positions,
+    checkpoints: CheckpointSet,
     path: PathBuf,
     interval: Duration,
     stop: mpsc::Receiver<()>,
@@ -176,10 +139,10 @@ fn keep_saving(
         Err(error) => {
             let message = error.to_string();
             if reported.as_ref() != Some(&message) {
-                eprintln!(
-                    "accesslog-exporter: warning: {}: saving the read position: {message}",
+                crate::report::warning(format_args!(
+                    "{}: saving the read position: {message}",
                     path.display()
-                );
+                ));
                 reported = Some(message);
             }
         }
@@ -195,27 +158,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_position_saved_is_the_one_of_the_last_scrape() {
+    fn the_positions_saved_are_those_of_the_last_scrape() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("position");
         let log = dir.path().join("log");
         std::fs::write(&log, "a\nb\n").unwrap();
-        let identity = |offset| Position {
+        let at = |offset| Position {
             identity: crate::tail::FileIdentity::of(&std::fs::metadata(&log).unwrap()),
             offset,
+            fingerprint: crate::tail::Fingerprint::default(),
         };
-        let checkpoints = Checkpoints::default();
-        checkpoints.read_to(identity(2));
-        checkpoints.save(&path).unwrap();
-        assert_eq!(position::load(&path).unwrap(), None, "nothing scraped yet");
+        let saved = || -> Option<Vec<(PathBuf, Position)>> {
+            let saved = position::load(&path).unwrap()?;
+            Some(
+                saved
+                    .into_iter()
+                    .map(|saved| (saved.path.unwrap(), saved.position))
+                    .collect(),
+            )
+        };
+        let set = CheckpointSet::default();
+        let checkpoints = set.add(&log);
+        checkpoints.read_to(at(2));
+        set.save(&path).unwrap();
+        assert_eq!(saved(), Some(vec![]), "nothing scraped yet");
 
-        checkpoints.mark_scraped();
-        checkpoints.read_to(identity(4));
-        checkpoints.save(&path).unwrap();
-        assert_eq!(position::load(&path).unwrap(), Some(identity(2)));
+        set.mark_scraped();
+        checkpoints.read_to(at(4));
+        set.save(&path).unwrap();
+        assert_eq!(saved(), Some(vec![(log.clone(), at(2))]));
 
-        checkpoints.mark_scraped();
-        checkpoints.save(&path).unwrap();
-        assert_eq!(position::load(&path).unwrap(), Some(identity(4)));
+        set.mark_scraped();
+        set.save(&path).unwrap();
+        assert_eq!(saved(), Some(vec![(log.clone(), at(4))]));
+
+        set.remove(&log);
+        set.mark_scraped();
+        set.save(&path).unwrap();
+        assert_eq!(saved(), Some(vec![]), "a log let go is forgotten");
     }
 }

@@ -13,6 +13,7 @@ use prometheus::local::LocalIntCounter;
 use crate::checkpoint::Checkpoints;
 use crate::metrics::{ExporterMetrics, RequestRecorder, SeriesLimits};
 use crate::parse::{Line, LineParser, LogFormat, Record};
+use crate::report;
 use crate::tail::{Position, TailEvent, TailSink};
 
 /// Something that uses parsed records.
@@ -89,6 +90,8 @@ pub struct Ingest<C> {
     // lines read shows all N counted.
     lines_read: LocalIntCounter,
     checkpoints: Option<Checkpoints>,
+    // How far the lines handed on go, published at the next poll's end.
+    read_to: Option<Position>,
     // Said once: a log full of long lines must not fill the journal too.
     too_long_said: bool,
 }
@@ -132,6 +135,7 @@ impl<C: RecordConsumer> Ingest<C> {
             metrics,
             lines_read,
             checkpoints: None,
+            read_to: None,
             too_long_said: false,
         }
     }
@@ -156,12 +160,15 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
         let _whole = self.metrics.fold();
         self.consumer.tick();
         self.lines_read.flush();
+        // Published with the counts of the lines before it, under the same lock a scrape
+        // marks under.
+        if let (Some(checkpoints), Some(position)) = (&self.checkpoints, self.read_to.take()) {
+            checkpoints.read_to(position);
+        }
     }
 
     fn read_to(&mut self, position: Position) {
-        if let Some(checkpoints) = &self.checkpoints {
-            checkpoints.read_to(position);
-        }
+        self.read_to = Some(position);
     }
 
     fn event(&mut self, event: TailEvent<'_>) {
@@ -172,39 +179,43 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
                 self.lines_read.inc();
                 if !self.too_long_said {
                     self.too_long_said = true;
-                    eprintln!(
-                        "accesslog-exporter: warning: a line longer than --max-line-bytes was \
-                         dropped and counted as reason=\"too_long\"; later ones are counted \
-                         without a warning"
+                    report::warning(
+                        "a line longer than --max-line-bytes was dropped and counted as \
+                         reason=\"too_long\"; later ones are counted without a warning",
                     );
                 }
             }
             TailEvent::Opened { path, offset } => {
                 self.metrics.file_open.set(1);
-                eprintln!(
-                    "accesslog-exporter: following {} from byte {offset}",
+                report::info(format_args!(
+                    "following {} from byte {offset}",
                     path.display()
-                );
+                ));
             }
             TailEvent::Missing { path } => {
                 self.metrics.file_open.set(0);
-                eprintln!(
-                    "accesslog-exporter: warning: {}: no such file; waiting for it to appear",
+                report::warning(format_args!(
+                    "{}: no such file; waiting for it to appear",
                     path.display()
-                );
+                ));
             }
             TailEvent::Rotated { .. } => self.metrics.count_rotation("rename"),
             TailEvent::Truncated { path } => {
                 self.metrics.count_rotation("truncate");
-                eprintln!(
-                    "accesslog-exporter: {} was truncated; reading from its start",
+                report::info(format_args!(
+                    "{} was truncated; reading from its start",
                     path.display()
-                );
+                ));
             }
             TailEvent::Released => {}
+            TailEvent::PositionStale { path, reason } => report::warning(format_args!(
+                "{}: the position saved in --position-file no longer matches: {reason}; \
+                 reading the log from its start",
+                path.display()
+            )),
             TailEvent::Unreadable { path, error } => {
                 self.metrics.file_open.set(0);
-                eprintln!("accesslog-exporter: warning: {}: {error}", path.display());
+                report::warning(format_args!("{}: {error}", path.display()));
             }
         }
     }

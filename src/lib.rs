@@ -18,6 +18,7 @@
 
 pub mod checkpoint;
 pub mod cli;
+pub mod config;
 pub mod generate;
 pub mod ingest;
 pub mod labels;
@@ -25,5 +26,8 @@ pub mod logs;
 pub mod metrics;
 pub mod monitor;
 pub mod parse;
+pub mod report;
+pub mod run;
+pub mod shutdown;
 pub mod tail;
 pub mod web;

@@ -190,7 +190,7 @@ fn a_restart_resumes_every_log_where_the_last_scrape_left_it() {
         .expect("stopped on SIGTERM");
     let saved = fs::read_to_string(&position).unwrap();
     assert!(
-        saved.starts_with("accesslog-exporter positions 1\n"),
+        saved.starts_with("accesslog-exporter positions 2\n"),
         "{saved}"
     );
     assert_eq!(saved.lines().count(), 3, "{saved}");

@@ -33,10 +33,16 @@ fn lines_before(log: &Path, offset: u64) -> usize {
         .count()
 }
 
+/// The offset saved for the one log: the third word of the line after the header.
 fn saved_offset(position: &Path) -> u64 {
     let text = std::fs::read_to_string(position).unwrap();
+    assert!(
+        text.starts_with("accesslog-exporter positions 2\n"),
+        "{text}"
+    );
     text.lines()
-        .find_map(|l| l.strip_prefix("offset "))
+        .nth(1)
+        .and_then(|line| line.split(' ').nth(2))
         .unwrap()
         .parse()
         .unwrap()

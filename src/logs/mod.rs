@@ -1,11 +1,13 @@
 //! The logs followed: what `--log-file` names (paths and globs, a path with a name of its
 //! choosing), the files that match now, and the `log` label value each file's series carry.
 //!
-//! A file's label value is its name given as `NAME=PATH`, or else its file name without a
-//! trailing `.log` (`/var/log/nginx/shop.access.log` → `shop.access`); when that is already
-//! another file's, the whole path. A file keeps its value for as long as it is followed.
+//! The label policy, decided here alone ([`LogNames`]): one plain file without a name is a set
+//! of one whose series carry no `log` label. Otherwise every file's series are labelled: its
+//! name given as `NAME=PATH`, or else its file name without a trailing `.log`
+//! (`/var/log/nginx/shop.access.log` → `shop.access`); when that is already another file's,
+//! the whole path. A file keeps its value for as long as it is followed.
 //!
-//! [`LogSet`] follows them all, each file on a thread of its own.
+//! [`LogSet`] follows them all on one thread.
 
 mod set;
 
@@ -70,7 +72,7 @@ pub fn is_one_file(sources: &[LogSource]) -> bool {
 }
 
 /// Whether `sources` are one plain file without a name: its series carry no `log` label.
-pub fn is_single_unnamed(sources: &[LogSource]) -> bool {
+fn is_single_unnamed(sources: &[LogSource]) -> bool {
     matches!(sources, [source] if !source.is_glob && source.name.is_none())
 }
 
@@ -101,17 +103,30 @@ pub fn matching_paths(sources: &[LogSource]) -> Vec<PathBuf> {
     paths
 }
 
-/// Label values handed out to the files followed, kept unique.
-#[derive(Debug, Default)]
+/// The `log` label values handed out to the files followed, kept unique.
+#[derive(Debug)]
 pub struct LogNames {
+    labelled: bool,
     by_path: HashMap<PathBuf, String>,
 }
 
 impl LogNames {
-    /// The label value of `path`: the one it already has, or a new one.
-    pub fn name(&mut self, path: &Path, sources: &[LogSource]) -> String {
+    /// The names of the files `sources` match: none at all for one plain unnamed file.
+    pub fn new(sources: &[LogSource]) -> LogNames {
+        LogNames {
+            labelled: !is_single_unnamed(sources),
+            by_path: HashMap::new(),
+        }
+    }
+
+    /// The label value of `path`: the one it already has, a new one, or none if the logs are
+    /// not labelled.
+    pub fn name(&mut self, path: &Path, sources: &[LogSource]) -> Option<String> {
+        if !self.labelled {
+            return None;
+        }
         if let Some(name) = self.by_path.get(path) {
-            return name.clone();
+            return Some(name.clone());
         }
         let given = sources
             .iter()
@@ -124,7 +139,7 @@ impl LogNames {
             name
         };
         self.by_path.insert(path.to_owned(), name.clone());
-        name
+        Some(name)
     }
 
     /// Forgets `path`: it is no longer followed, and its value may be given again.
@@ -192,22 +207,24 @@ mod tests {
             "/srv/b/access.log",
             "/srv/c/access.log",
         ]);
-        let mut names = LogNames::default();
-        assert_eq!(names.name(Path::new("/srv/a/access.log"), &given), "shop");
-        assert_eq!(names.name(Path::new("/srv/b/access.log"), &given), "access");
-        assert_eq!(
-            names.name(Path::new("/srv/c/access.log"), &given),
-            "/srv/c/access.log"
-        );
-        assert_eq!(names.name(Path::new("/srv/b/access.log"), &given), "access");
-        assert_eq!(
-            names.name(Path::new("/x/api.access.log"), &given),
-            "api.access"
-        );
-        assert_eq!(names.name(Path::new("/x/access_log"), &given), "access_log");
-        assert_eq!(names.name(Path::new("/x/.log"), &given), ".log");
+        let mut names = LogNames::new(&given);
+        let mut name = |path: &str| names.name(Path::new(path), &given).unwrap();
+        assert_eq!(name("/srv/a/access.log"), "shop");
+        assert_eq!(name("/srv/b/access.log"), "access");
+        assert_eq!(name("/srv/c/access.log"), "/srv/c/access.log");
+        assert_eq!(name("/srv/b/access.log"), "access");
+        assert_eq!(name("/x/api.access.log"), "api.access");
+        assert_eq!(name("/x/access_log"), "access_log");
+        assert_eq!(name("/x/.log"), ".log");
         names.release(Path::new("/srv/b/access.log"));
-        assert_eq!(names.name(Path::new("/srv/d/access.log"), &given), "access");
+        assert_eq!(
+            names.name(Path::new("/srv/d/access.log"), &given).unwrap(),
+            "access"
+        );
+
+        let one = sources(&["/var/log/access.log"]);
+        let mut names = LogNames::new(&one);
+        assert_eq!(names.name(Path::new("/var/log/access.log"), &one), None);
     }
 
     #[test]

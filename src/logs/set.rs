@@ -1,112 +1,44 @@
-//! Following every file the sources name, each into metrics of its own (see the module
-//! above): a thread looks for new matches every poll interval, starts a follower for each,
-//! and lets go of a file a glob found once it has been gone for `--rotate-wait`.
+//! Following every file the sources name, on one thread with one file-system watcher,
+//! whatever their number: one plain file is a set of one.
+//!
+//! The thread owns a [`Tailer`] and a pipeline ([`Ingest`]) for each file, and one read
+//! buffer for all. It reads a file when the watcher says its directory saw a change to it,
+//! and polls only what events cannot tell about: files in directories without events, log
+//! paths that are symbolic links, and rotated-away files the server may still write to under
+//! a name nobody follows. Every [`SWEEP_INTERVAL`] it looks at every file, in case an event
+//! was lost. What the sources match is looked at again when names change in a watched
+//! directory, and at least every sweep; a file a glob found is let go once it has matched no
+//! more for `--rotate-wait`.
+//!
+//! # Performance
+//! An idle set costs a wake-up every poll interval and a sweep's `fstat`, `read` and `stat`
+//! per file every [`SWEEP_INTERVAL`]; a change costs the reading of the files it names.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{matching_paths, LogNames};
 use crate::checkpoint::CheckpointSet;
-use crate::cli::InputConfig;
-use crate::ingest::Ingest;
-use crate::metrics::{ExporterMetrics, Exposition};
+use crate::config::InputConfig;
+use crate::ingest::{Ingest, RecordConsumer};
+use crate::metrics::{ExporterMetrics, Exposition, RequestRecorder};
 use crate::monitor::LiveMonitor;
-use crate::tail::{FollowThread, Position, StartAt};
+use crate::report;
+use crate::tail::position::SavedPosition;
+use crate::tail::{
+    directory_of, DirectoryWatcher, StartAt, TailSink, Tailer, Waker, READ_CHUNK_BYTES,
+};
 
-/// The console monitor, fed by every log's follower: it shows their traffic together.
-pub type SharedConsole = Arc<Mutex<LiveMonitor<io::Stdout>>>;
+/// The console monitor, fed by every log: it shows their traffic together.
+pub type SharedConsole = Arc<Mutex<LiveMonitor>>;
 
-/// Follows every file `--log-file` names, each into its own `log`-labelled metrics: a thread
-/// looks for new matches every poll interval, starts a follower for each, and lets go of a
-/// file a glob found once it has been gone for `--rotate-wait` (its series with it).
-pub struct LogSet {
-    stop: std::sync::mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-struct FollowedLog {
-    metrics: ExporterMetrics,
-    follower: FollowThread,
-    from_glob: bool,
-    missing_since: Option<Instant>,
-}
-
-impl LogSet {
-    /// Starts the thread that follows every file the context's sources name.
-    pub fn start(context: LogContext) -> io::Result<LogSet> {
-        let (stop, stopped) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("logs".into())
-            .spawn(move || {
-                let mut followed = BTreeMap::new();
-                let mut names = LogNames::default();
-                let mut cap_said = false;
-                // The last failure said for each path that could not be followed: said again
-                // only when it changes, not every poll.
-                let mut failures: HashMap<PathBuf, String> = HashMap::new();
-                let mut at_start = true;
-                let input = &context.input;
-                loop {
-                    let found = matching_paths(&input.sources);
-                    let_go(&context, &found, &mut followed, &mut names);
-                    for path in found {
-                        if followed.contains_key(&path) {
-                            continue;
-                        }
-                        if followed.len() >= input.max_logs {
-                            if !cap_said {
-                                cap_said = true;
-                                eprintln!(
-                                    "accesslog-exporter: warning: more than {} files match \
-                                     --log-file; the rest are not followed (--max-logs)",
-                                    input.max_logs
-                                );
-                            }
-                            break;
-                        }
-                        let name = names.name(&path, &input.sources);
-                        match follow_log(&context, &path, &name, at_start) {
-                            Ok(log) => {
-                                failures.remove(&path);
-                                followed.insert(path, log);
-                            }
-                            Err(error) => {
-                                names.release(&path);
-                                let message = error.to_string();
-                                if failures.get(&path) != Some(&message) {
-                                    eprintln!(
-                                        "accesslog-exporter: warning: {}: {message}",
-                                        path.display()
-                                    );
-                                    failures.insert(path, message);
-                                }
-                            }
-                        }
-                    }
-                    at_start = false;
-                    if !matches!(
-                        stopped.recv_timeout(input.poll_interval),
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-                    ) {
-                        break;
-                    }
-                }
-                for (_, log) in followed {
-                    log.follower.stop();
-                }
-            })?;
-        Ok(LogSet { stop, thread })
-    }
-
-    /// Stops following every log, and waits for it.
-    pub fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.thread.join();
-    }
-}
+/// How often every file is looked at, events or not: the bound on how late a change is
+/// noticed when the kernel drops events.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What every log of a [`LogSet`] is followed with.
 pub struct LogContext {
@@ -118,97 +50,387 @@ pub struct LogContext {
     pub console: Option<SharedConsole>,
     /// Where each log publishes its position, with `--position-file`.
     pub checkpoints: Option<CheckpointSet>,
-    /// Where the last run stopped, a log path each (`--position-file`).
-    pub resumed: Vec<(PathBuf, Position)>,
+    /// Where the last run stopped (`--position-file`).
+    pub resumed: Vec<SavedPosition>,
 }
 
-/// Starts following `path`: from where the last run stopped if `--position-file` says, else
-/// from where `--from-beginning` says if it was there at start, from its beginning if it
-/// appeared since.
-fn follow_log(
-    context: &LogContext,
-    path: &Path,
-    name: &str,
-    at_start: bool,
-) -> Result<FollowedLog, Box<dyn std::error::Error>> {
-    let input = &context.input;
-    let mut tail = input.tail.clone();
-    tail.path = path.to_owned();
-    if !at_start {
-        tail.start_at = StartAt::Beginning;
-    }
-    tail.resume = context
-        .resumed
-        .iter()
-        .find(|(log, _)| at_start && log == path)
-        .map(|(_, position)| *position);
-    let metrics = context.exposition.log(Some(name))?;
-    let ingest = Ingest::served(
-        input.parse.format.clone(),
-        metrics.clone(),
-        input.parse.limits,
-        context.console.clone(),
-        context
-            .checkpoints
-            .as_ref()
-            .map(|checkpoints| checkpoints.add(path)),
-    );
-    let follower = match FollowThread::start(tail, input.poll_interval, ingest) {
-        Ok(follower) => follower,
-        Err(error) => {
-            // Undone, so that the next poll can try again from nothing.
-            forget(context, path, &metrics);
-            return Err(error.into());
+/// Follows every file the sources name, each into its own metrics, on one thread.
+pub struct LogSet {
+    stop: Arc<AtomicBool>,
+    waker: Waker,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl LogSet {
+    /// Starts the thread that follows every file the context's sources name.
+    pub fn start(context: LogContext) -> io::Result<LogSet> {
+        let (watcher, error) = DirectoryWatcher::new();
+        if let Some(error) = error {
+            report::warning(format_args!(
+                "no file-system events ({error}); checking every {}",
+                humantime::format_duration(context.input.poll_interval)
+            ));
         }
-    };
-    let from_glob = !input
-        .sources
-        .iter()
-        .any(|source| !source.is_glob && source.pattern == path);
-    Ok(FollowedLog {
-        metrics,
-        follower,
-        from_glob,
-        missing_since: None,
-    })
+        let stop = Arc::new(AtomicBool::new(false));
+        let waker = watcher.waker();
+        let mut following = Following::new(context, watcher);
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("logs".into())
+                .spawn(move || following.run(&stop))?
+        };
+        Ok(LogSet {
+            stop,
+            waker,
+            thread,
+        })
+    }
+
+    /// Stops following every log after the read under way, and waits for it.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.waker.wake();
+        let _ = self.thread.join();
+    }
 }
 
-/// Lets go of the files a glob found that have matched no more for `--rotate-wait`: a
-/// rotation makes a file vanish only for a moment.
-fn let_go(
-    context: &LogContext,
-    found: &[PathBuf],
-    followed: &mut BTreeMap<PathBuf, FollowedLog>,
-    names: &mut LogNames,
-) {
-    let now = Instant::now();
-    let mut gone = Vec::new();
-    for (path, log) in followed.iter_mut().filter(|(_, log)| log.from_glob) {
-        if found.contains(path) {
-            log.missing_since = None;
-        } else if now.duration_since(*log.missing_since.get_or_insert(now))
-            >= context.input.tail.rotate_wait
+/// A served log's pipeline: its requests counted, and shown on the console if there is one.
+type LogIngest = Ingest<(RequestRecorder, Option<SharedConsole>)>;
+
+struct FollowedLog {
+    tailer: Tailer,
+    ingest: LogIngest,
+    metrics: ExporterMetrics,
+    directory: PathBuf,
+    // No events tell of it: its directory is not watched, or its path is a link.
+    always_polled: bool,
+    from_glob: bool,
+    missing_since: Option<Instant>,
+}
+
+/// The state of the following thread.
+struct Following {
+    context: LogContext,
+    watcher: DirectoryWatcher,
+    logs: BTreeMap<PathBuf, FollowedLog>,
+    // The path a change to each log is reported under (`directory/name`), to the log's own.
+    by_event_path: HashMap<PathBuf, PathBuf>,
+    names: LogNames,
+    chunk: Box<[u8]>,
+    // The last failure said for each path that could not be followed: said again only when
+    // it changes, not every look.
+    failures: HashMap<PathBuf, String>,
+    cap_said: bool,
+    // Directories the globs' files appear in (their fixed part), watched for new files.
+    glob_directories: Vec<(PathBuf, bool)>,
+    unwatched_said: HashSet<PathBuf>,
+}
+
+impl Following {
+    fn new(context: LogContext, mut watcher: DirectoryWatcher) -> Following {
+        let glob_directories = context
+            .input
+            .sources
+            .iter()
+            .filter(|source| source.is_glob)
+            .map(|source| {
+                let directory = fixed_directory(&source.pattern);
+                let watched = watcher.watch(&directory).is_ok();
+                (directory, watched)
+            })
+            .collect();
+        Following {
+            names: LogNames::new(&context.input.sources),
+            context,
+            watcher,
+            logs: BTreeMap::new(),
+            by_event_path: HashMap::new(),
+            chunk: vec![0; READ_CHUNK_BYTES].into_boxed_slice(),
+            failures: HashMap::new(),
+            cap_said: false,
+            glob_directories,
+            unwatched_said: HashSet::new(),
+        }
+    }
+
+    fn run(&mut self, stop: &AtomicBool) {
+        let poll_interval = self.context.input.poll_interval;
+        self.discover(true);
+        let mut dirty: HashSet<PathBuf> = self.logs.keys().cloned().collect();
+        let (mut last_discovery, mut last_sweep, mut last_poll) =
+            (Instant::now(), Instant::now(), Instant::now());
+        let mut names_changed = false;
+        while !stop.load(Ordering::SeqCst) {
+            let mut more = HashSet::new();
+            for path in dirty.drain() {
+                if self.read(&path) {
+                    more.insert(path);
+                }
+            }
+            dirty = more;
+            self.tick_console();
+            if dirty.is_empty() {
+                self.watcher.wait(poll_interval);
+            }
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+
+            let changes = self.watcher.take_changes();
+            names_changed |= changes.names_changed;
+            let now = Instant::now();
+            let sweep = changes.everything || now.duration_since(last_sweep) >= SWEEP_INTERVAL;
+            let polling_due = now.duration_since(last_poll) >= poll_interval;
+            let unwatched_globs = self.glob_directories.iter().any(|(_, watched)| !*watched);
+            if now.duration_since(last_discovery) >= poll_interval
+                && (names_changed || sweep || (polling_due && unwatched_globs))
+            {
+                names_changed = false;
+                last_discovery = now;
+                dirty.extend(self.discover(false));
+            }
+            let mut unknown_change = false;
+            for changed in &changes.paths {
+                match self.by_event_path.get(changed) {
+                    Some(path) => {
+                        dirty.insert(path.clone());
+                    }
+                    None => unknown_change = true,
+                }
+            }
+            if sweep {
+                last_sweep = now;
+                dirty.extend(self.logs.keys().cloned());
+                continue;
+            }
+            if polling_due || unknown_change {
+                // A rotated-away file is written under a name no event maps to a log.
+                let polled = self.logs.iter().filter(|(_, log)| {
+                    log.tailer.has_rotated() || (polling_due && log.always_polled)
+                });
+                dirty.extend(polled.map(|(path, _)| path.clone()));
+            }
+            if polling_due {
+                last_poll = now;
+            }
+        }
+        // Their series and positions stay: the last scrape and the last save come after.
+    }
+
+    /// Reads what was appended to the log at `path`. Returns whether more is left to read.
+    fn read(&mut self, path: &Path) -> bool {
+        let Some(log) = self.logs.get_mut(path) else {
+            return false;
+        };
+        let more = log.tailer.poll(&mut self.chunk, &mut log.ingest);
+        if let Some(position) = log.tailer.position() {
+            log.ingest.read_to(position);
+        }
+        log.ingest.polled();
+        more
+    }
+
+    fn tick_console(&mut self) {
+        if let Some(console) = &mut self.context.console {
+            console.tick();
+        }
+    }
+
+    /// Starts following what the sources match that is not followed yet, and lets go of the
+    /// glob's files gone for longer than `--rotate-wait`. Returns the paths started.
+    fn discover(&mut self, at_start: bool) -> Vec<PathBuf> {
+        let found = matching_paths(&self.context.input.sources);
+        let found_set: HashSet<&PathBuf> = found.iter().collect();
+        self.let_go(&found_set);
+        let mut started = Vec::new();
+        for path in &found {
+            if self.logs.contains_key(path) {
+                continue;
+            }
+            let max_logs = self.context.input.max_logs;
+            if self.logs.len() >= max_logs {
+                if !self.cap_said {
+                    self.cap_said = true;
+                    report::warning(format_args!(
+                        "more than {max_logs} files match --log-file; the rest are not \
+                         followed (--max-logs)"
+                    ));
+                }
+                break;
+            }
+            match self.follow(path, at_start) {
+                Ok(log) => {
+                    self.failures.remove(path);
+                    self.by_event_path.insert(event_path(path), path.clone());
+                    self.logs.insert(path.clone(), log);
+                    started.push(path.clone());
+                }
+                Err(error) => {
+                    let message = error.to_string();
+                    if self.failures.get(path) != Some(&message) {
+                        report::warning(format_args!("{}: {message}", path.display()));
+                        self.failures.insert(path.clone(), message);
+                    }
+                }
+            }
+        }
+        started
+    }
+
+    /// Starts following `path`: from where the last run stopped if `--position-file` says,
+    /// else from where `--from-beginning` says if it was there at start, from its beginning
+    /// if it appeared since.
+    fn follow(&mut self, path: &Path, at_start: bool) -> Result<FollowedLog, prometheus::Error> {
+        let context = &self.context;
+        let input = &context.input;
+        let mut tail = input.tail.clone();
+        tail.path = path.to_owned();
+        if !at_start {
+            tail.start_at = StartAt::Beginning;
+        }
+        let single = super::is_one_file(&input.sources).then(|| input.sources[0].pattern.clone());
+        tail.resume = context
+            .resumed
+            .iter()
+            .find(|saved| at_start && saved.path.as_ref().or(single.as_ref()) == Some(&tail.path))
+            .map(|saved| saved.position);
+        let name = self.names.name(path, &input.sources);
+        let metrics = match context.exposition.log(name.as_deref()) {
+            Ok(metrics) => metrics,
+            Err(error) => {
+                self.names.release(path);
+                return Err(error);
+            }
+        };
+        let ingest = Ingest::served(
+            input.parse.format.clone(),
+            metrics.clone(),
+            input.parse.limits,
+            context.console.clone(),
+            context
+                .checkpoints
+                .as_ref()
+                .map(|checkpoints| checkpoints.add(path)),
+        );
+        let directory = directory_of(path).to_owned();
+        let watched = match self.watcher.watch(&directory) {
+            Ok(()) => true,
+            Err(error) => {
+                if self.unwatched_said.insert(directory.clone()) {
+                    report::info(format_args!(
+                        "no file-system events for {} ({error}); checking every {}",
+                        directory.display(),
+                        humantime::format_duration(input.poll_interval)
+                    ));
+                }
+                false
+            }
+        };
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        let from_glob = !input
+            .sources
+            .iter()
+            .any(|source| !source.is_glob && source.pattern == path);
+        Ok(FollowedLog {
+            tailer: Tailer::new(tail),
+            ingest,
+            metrics,
+            directory,
+            always_polled: !watched || is_link,
+            from_glob,
+            missing_since: None,
+        })
+    }
+
+    /// Lets go of the files a glob found that have matched no more for `--rotate-wait`: a
+    /// rotation makes a file vanish only for a moment.
+    fn let_go(&mut self, found: &HashSet<&PathBuf>) {
+        let now = Instant::now();
+        let rotate_wait = self.context.input.tail.rotate_wait;
+        let mut gone = Vec::new();
+        for (path, log) in self.logs.iter_mut().filter(|(_, log)| log.from_glob) {
+            if found.contains(path) {
+                log.missing_since = None;
+            } else if now.duration_since(*log.missing_since.get_or_insert(now)) >= rotate_wait {
+                gone.push(path.clone());
+            }
+        }
+        for path in gone {
+            if let Some(log) = self.logs.remove(&path) {
+                self.by_event_path.remove(&event_path(&path));
+                self.names.release(&path);
+                self.forget(log);
+                report::info(format_args!(
+                    "{} matches --log-file no more; let go",
+                    path.display()
+                ));
+            }
+        }
+    }
+
+    /// Takes a log's series, position and watch out: it is no longer followed.
+    fn forget(&mut self, log: FollowedLog) {
+        self.watcher.unwatch(&log.directory);
+        log.metrics.remove();
+        if let Some(checkpoints) = &self.context.checkpoints {
+            checkpoints.remove(log.tailer.path());
+        }
+    }
+}
+
+/// The path a change to `path` is reported under: the directory watched, joined with the
+/// file's name.
+fn event_path(path: &Path) -> PathBuf {
+    match path.file_name() {
+        Some(name) => directory_of(path).join(name),
+        None => path.to_owned(),
+    }
+}
+
+/// The directory of a glob before its first wildcard: `/var/log/nginx` for
+/// `/var/log/nginx/*.log`, `/srv` for `/srv/*/access.log`.
+fn fixed_directory(pattern: &Path) -> PathBuf {
+    let mut fixed = PathBuf::new();
+    for component in pattern.components() {
+        if component
+            .as_os_str()
+            .to_string_lossy()
+            .contains(['*', '?', '['])
         {
-            gone.push(path.clone());
+            break;
         }
+        fixed.push(component);
     }
-    for path in gone {
-        if let Some(log) = followed.remove(&path) {
-            log.follower.stop();
-            forget(context, &path, &log.metrics);
-            names.release(&path);
-            eprintln!(
-                "accesslog-exporter: {} matches --log-file no more; let go",
-                path.display()
-            );
-        }
+    if fixed.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        fixed
     }
 }
 
-/// Takes a log's series and position out: it is no longer followed.
-fn forget(context: &LogContext, path: &Path, metrics: &ExporterMetrics) {
-    metrics.remove();
-    if let Some(checkpoints) = &context.checkpoints {
-        checkpoints.remove(path);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_glob_is_watched_in_its_fixed_directory() {
+        assert_eq!(
+            fixed_directory(Path::new("/var/log/nginx/*.log")),
+            Path::new("/var/log/nginx")
+        );
+        assert_eq!(
+            fixed_directory(Path::new("/srv/*/logs/access.log")),
+            Path::new("/srv")
+        );
+        assert_eq!(fixed_directory(Path::new("*.log")), Path::new("."));
+        assert_eq!(
+            event_path(Path::new("access.log")),
+            Path::new("./access.log")
+        );
+        assert_eq!(
+            event_path(Path::new("/var/log/access.log")),
+            Path::new("/var/log/access.log")
+        );
     }
 }

@@ -115,10 +115,27 @@ impl Exposition {
         self.folding.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Registers the count of console reports dropped while stdout was not being read.
+    pub fn console_reports_dropped(&self) -> Result<IntCounter, RegistrationError> {
+        let dropped = IntCounter::new(
+            "accesslog_console_reports_dropped_total",
+            "Console reports dropped whole because stdout was not being read (serve --console).",
+        )?;
+        self.registry.register(Box::new(dropped.clone()))?;
+        Ok(dropped)
+    }
+
     /// The text exposition of every metric, as served on `/metrics`.
     pub fn encode(&self) -> String {
+        self.encode_marking(|| {})
+    }
+
+    /// [`Exposition::encode`], calling `mark` first while no log folds: what `mark` reads of
+    /// the pipelines' progress is exactly what the text shows.
+    pub fn encode_marking(&self, mark: impl FnOnce()) -> String {
         let families = {
             let _whole = self.fold();
+            mark();
             self.registry.gather()
         };
         let mut text = String::new();

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Monitor, MonitorConfig, MonitorEvent, Renderer};
+use super::{Console, Monitor, MonitorConfig, MonitorEvent, Renderer};
 use crate::ingest::RecordConsumer;
 use crate::parse::Record;
 
@@ -14,34 +14,37 @@ fn wall_clock_second() -> i64 {
 }
 
 /// The monitor on a followed log: hits count in the second they are read, and time moves
-/// with the wall clock, so the alert recovers even if no line ever comes again.
-pub struct LiveMonitor<W: Write> {
+/// with the wall clock, so the alert recovers even if no line ever comes again. Its reports go
+/// to a [`Console`], whole, and never wait for the terminal.
+pub struct LiveMonitor {
     monitor: Monitor,
     renderer: Renderer,
-    out: W,
+    console: Console,
 }
 
-impl<W: Write> LiveMonitor<W> {
-    /// Starts monitoring now, writing to `out`.
-    pub fn new(config: MonitorConfig, renderer: Renderer, out: W) -> LiveMonitor<W> {
+impl LiveMonitor {
+    /// Starts monitoring now, writing to `console`.
+    pub fn new(config: MonitorConfig, renderer: Renderer, console: Console) -> LiveMonitor {
         LiveMonitor {
             monitor: Monitor::new(config, wall_clock_second()),
             renderer,
-            out,
+            console,
         }
     }
 }
 
-impl<W: Write> RecordConsumer for LiveMonitor<W> {
+impl RecordConsumer for LiveMonitor {
     fn record(&mut self, record: &Record<'_>) {
         self.monitor.record(wall_clock_second(), record);
     }
 
     fn tick(&mut self) {
-        let (renderer, out) = (&self.renderer, &mut self.out);
-        // A closed stdout (a pipe whose reader left) must not stop the exporter's other work.
+        let (renderer, console) = (&self.renderer, &self.console);
         self.monitor.advance_to(wall_clock_second(), &mut |event| {
-            let _ = renderer.write(&event, out);
+            let mut report = Vec::new();
+            // Writing to a Vec cannot fail.
+            let _ = renderer.write(&event, &mut report);
+            console.send(report);
         });
     }
 }

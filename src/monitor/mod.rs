@@ -14,10 +14,12 @@
 //! **The stats.** Intervals are aligned to multiples of `interval` seconds since the epoch
 //! (10:00:00, 10:00:10, …); the first one starts when the monitor does.
 
+mod console;
 mod drivers;
 mod render;
 mod stats;
 
+pub use console::{Console, CONSOLE_QUEUE_REPORTS};
 pub use drivers::{LiveMonitor, ReplayMonitor};
 pub use render::{OutputFormat, Renderer};
 pub use stats::{IntervalReport, IntervalStats};

@@ -19,7 +19,7 @@ pub trait TailSink {
     /// A poll is over: what was there has been read. Called at least every poll interval
     /// while following, so a sink that keeps time can act on it even when no line comes.
     fn polled(&mut self) {}
-    /// After [`TailSink::polled`]: every line before `position` in the file at the log path
+    /// Before [`TailSink::polled`]: every line before `position` in the file at the log path
     /// has been handed on.
     fn read_to(&mut self, _position: super::Position) {}
 }

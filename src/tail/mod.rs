@@ -9,30 +9,36 @@
 //! - **delete, then create later** / **missing at start**: one [`TailEvent::Missing`], then the
 //!   new file is read from its start once it appears.
 //!
+//! A file's identity is checked again by a fingerprint of its first bytes where it was last
+//! seen in another run ([`Position`]): ext4 gives a freed inode to the next new file, so after
+//! a restart the device and inode alone may name another log.
+//!
 //! The tailer knows nothing of formats or metrics: it hands lines (bytes) to a [`TailSink`] and
-//! reports what happens as [`TailEvent`]s. [`Tailer::poll`] does the reading; [`follow`] runs it
-//! whenever the file system says the directory changed, with a polling fallback.
+//! reports what happens as [`TailEvent`]s. [`Tailer::poll`] does the reading, into a buffer
+//! the caller owns (one for every tailer of a thread); [`DirectoryWatcher`] says when the
+//! files in a directory changed, for any number of tailers at once.
 //!
 //! Known limit: a truncated file that has grown past the old offset again before the next poll
 //! looks like a file that only grew. With inotify the next poll comes within milliseconds of
 //! the truncation, so this needs a writer faster than the wake-up.
 
-mod follow;
+mod identity;
 mod lines;
 pub mod position;
+mod watch;
 
-pub use follow::{follow, FollowThread, Follower, StopHandle};
+pub use identity::{FileIdentity, Fingerprint, FINGERPRINT_BYTES};
 pub use lines::{LineSplitter, TailSink};
 pub use position::Position;
+pub use watch::{Changes, DirectoryWatcher, Waker};
 
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Size of the one read buffer a tailer owns.
-const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Size of the read buffer [`Tailer::poll`] reads into.
+pub const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// How much one poll reads before it returns, so a busy file cannot starve rotation checks.
 const MAX_BYTES_PER_POLL: u64 = 16 * 1024 * 1024;
 
@@ -84,6 +90,14 @@ pub enum TailEvent<'a> {
     },
     /// A rotated-away file has been read to its end and let go.
     Released,
+    /// The position a previous run saved does not name a file that is still there as it was:
+    /// the log is read from its start instead.
+    PositionStale {
+        /// The path followed.
+        path: &'a Path,
+        /// What was found instead.
+        reason: &'static str,
+    },
     /// The open file was truncated in place; reading starts again at its beginning.
     Truncated {
         /// The path followed.
@@ -102,23 +116,6 @@ pub enum TailEvent<'a> {
     },
 }
 
-/// A file's identity: what stays the same across a rename and changes when the path is reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileIdentity {
-    device: u64,
-    inode: u64,
-}
-
-impl FileIdentity {
-    /// The identity of the file `metadata` describes.
-    pub fn of(metadata: &Metadata) -> FileIdentity {
-        FileIdentity {
-            device: metadata.dev(),
-            inode: metadata.ino(),
-        }
-    }
-}
-
 /// One open file being read, with the unfinished line that belongs to it.
 #[derive(Debug)]
 struct OpenFile {
@@ -127,6 +124,8 @@ struct OpenFile {
     offset: u64,
     lines: LineSplitter,
     last_growth: Instant,
+    // Taken once the file has FINGERPRINT_BYTES read; before that, again at each position.
+    fingerprint: Option<Fingerprint>,
 }
 
 impl OpenFile {
@@ -165,6 +164,7 @@ impl OpenFile {
         self.file.seek(SeekFrom::Start(0))?;
         self.offset = 0;
         self.lines.reset();
+        self.fingerprint = None;
         Ok(true)
     }
 }
@@ -175,7 +175,6 @@ pub struct Tailer {
     config: TailConfig,
     current: Option<OpenFile>,
     rotated: Vec<OpenFile>,
-    chunk: Box<[u8]>,
     first_poll: bool,
     missing_reported: bool,
     unreadable_reported: Option<String>,
@@ -188,7 +187,6 @@ impl Tailer {
             config,
             current: None,
             rotated: Vec::new(),
-            chunk: vec![0; READ_CHUNK_BYTES].into_boxed_slice(),
             first_poll: true,
             missing_reported: false,
             unreadable_reported: None,
@@ -200,13 +198,20 @@ impl Tailer {
         &self.config.path
     }
 
-    /// Reads everything appended since the last poll, noticing rotation and truncation.
-    /// Returns `true` if it stopped early with more to read, so the caller polls again at once.
-    pub fn poll(&mut self, sink: &mut impl TailSink) -> bool {
+    /// Whether a rotated-away file is still being read: the server may write to it under a
+    /// name nobody watches, so it must be polled.
+    pub fn has_rotated(&self) -> bool {
+        !self.rotated.is_empty()
+    }
+
+    /// Reads everything appended since the last poll into `chunk` (any size; see
+    /// [`READ_CHUNK_BYTES`]), noticing rotation and truncation. Returns `true` if it stopped
+    /// early with more to read, so the caller polls again soon.
+    pub fn poll(&mut self, chunk: &mut [u8], sink: &mut impl TailSink) -> bool {
         let mut budget = MAX_BYTES_PER_POLL;
         // Rotated files hold older lines than the current one: read them first.
         for old in &mut self.rotated {
-            match old.read_appended(&mut self.chunk, budget, sink) {
+            match old.read_appended(chunk, budget, sink) {
                 Ok(n) => budget = budget.saturating_sub(n),
                 Err(error) => sink.event(TailEvent::Unreadable {
                     path: &self.config.path,
@@ -235,7 +240,7 @@ impl Tailer {
                     error: &error,
                 }),
             }
-            match current.read_appended(&mut self.chunk, budget, sink) {
+            match current.read_appended(chunk, budget, sink) {
                 Ok(n) => budget = budget.saturating_sub(n),
                 Err(error) => sink.event(TailEvent::Unreadable {
                     path: &self.config.path,
@@ -244,14 +249,14 @@ impl Tailer {
             }
         }
         if budget > 0 {
-            self.check_path(sink);
+            self.check_path(chunk, sink);
         }
         self.first_poll = false;
         budget == 0
     }
 
     /// Looks at what the path names now, and switches to it if it is another file.
-    fn check_path(&mut self, sink: &mut impl TailSink) {
+    fn check_path(&mut self, chunk: &mut [u8], sink: &mut impl TailSink) {
         let metadata = match std::fs::metadata(&self.config.path) {
             Ok(metadata) => metadata,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
@@ -272,7 +277,7 @@ impl Tailer {
             return;
         }
         let start = match (self.first_poll, self.config.resume.take()) {
-            (true, Some(resume)) => self.resume(resume, identity, metadata.len(), sink),
+            (true, Some(resume)) => Some(self.resume(resume, identity, chunk, sink)),
             _ => self.start_offset_for_new_file(),
         };
         let path = &self.config.path;
@@ -284,7 +289,7 @@ impl Tailer {
         if let Some(mut old) = self.current.take() {
             // Whatever reached the old file before the switch is read now; the rest within
             // the rotate wait.
-            if let Err(error) = old.read_appended(&mut self.chunk, u64::MAX, sink) {
+            if let Err(error) = old.read_appended(chunk, u64::MAX, sink) {
                 sink.event(TailEvent::Unreadable {
                     path,
                     error: &error,
@@ -298,7 +303,7 @@ impl Tailer {
             path,
             offset: opened.offset,
         });
-        if let Err(error) = opened.read_appended(&mut self.chunk, MAX_BYTES_PER_POLL, sink) {
+        if let Err(error) = opened.read_appended(chunk, MAX_BYTES_PER_POLL, sink) {
             sink.event(TailEvent::Unreadable {
                 path,
                 error: &error,
@@ -309,33 +314,66 @@ impl Tailer {
 
     /// Where to start in the file at the log path, given where a previous run stopped. If
     /// that was another file still beside it (rotated while nobody was reading), what was
-    /// appended to it is read first, and the log from its start.
+    /// appended to it is read first, and the log from its start. A position that matches no
+    /// file, or a file whose first bytes are not the ones read before (its inode was given
+    /// to a new file), is said, and the log is read from its start.
     fn resume(
         &mut self,
         resume: Position,
         identity: FileIdentity,
-        len: u64,
+        chunk: &mut [u8],
         sink: &mut impl TailSink,
-    ) -> Option<u64> {
+    ) -> u64 {
+        let path = &self.config.path;
         if resume.identity == identity {
-            // Shorter than where we stopped: truncated meanwhile, and all of it is new.
-            return Some(if len >= resume.offset {
-                resume.offset
-            } else {
-                0
-            });
+            return match open_log(path) {
+                Ok((file, metadata)) if resume.fingerprint.matches(&file).unwrap_or(false) => {
+                    // Shorter than where we stopped: truncated meanwhile, and all of it is new.
+                    if metadata.len() >= resume.offset {
+                        resume.offset
+                    } else {
+                        0
+                    }
+                }
+                Ok(_) => {
+                    sink.event(TailEvent::PositionStale {
+                        path,
+                        reason: "the file there now is another one with the same inode",
+                    });
+                    0
+                }
+                // Said when it is opened for reading, a moment later.
+                Err(_) => 0,
+            };
         }
-        let rotated = std::fs::read_dir(directory_of(&self.config.path))
+        let mut reused = false;
+        let rotated = std::fs::read_dir(directory_of(path))
             .into_iter()
             .flatten()
             .flatten()
+            .filter(|entry| {
+                use std::os::unix::fs::DirEntryExt;
+                entry.ino() == resume.identity.inode
+            })
             .map(|entry| entry.path())
-            .find(|path| {
-                std::fs::symlink_metadata(path)
-                    .is_ok_and(|m| m.is_file() && FileIdentity::of(&m) == resume.identity)
+            .find(|candidate| match open_log(candidate) {
+                Ok((file, metadata)) if FileIdentity::of(&metadata) == resume.identity => {
+                    let same = resume.fingerprint.matches(&file).unwrap_or(false);
+                    reused |= !same;
+                    same
+                }
+                _ => false,
             });
         let Some(rotated) = rotated else {
-            return self.start_offset_for_new_file();
+            sink.event(TailEvent::PositionStale {
+                path,
+                reason: if reused {
+                    "the file it names beside the log is another one with the same inode"
+                } else {
+                    "the file it names is gone (rotated away and removed or compressed)"
+                },
+            });
+            return 0;
         };
         match open_at(&rotated, Some(resume.offset), self.config.max_line_bytes) {
             Ok(mut old) => {
@@ -343,7 +381,7 @@ impl Tailer {
                     path: &rotated,
                     offset: old.offset,
                 });
-                if let Err(error) = old.read_appended(&mut self.chunk, u64::MAX, sink) {
+                if let Err(error) = old.read_appended(chunk, u64::MAX, sink) {
                     sink.event(TailEvent::Unreadable {
                         path: &rotated,
                         error: &error,
@@ -356,14 +394,28 @@ impl Tailer {
                 error: &error,
             }),
         }
-        Some(0)
+        0
     }
 
     /// Where reading has got to in the file at the log path: after its last whole line.
-    pub fn position(&self) -> Option<Position> {
-        self.current.as_ref().map(|current| Position {
+    /// `None` while no file is open, or its first bytes cannot be read back.
+    pub fn position(&mut self) -> Option<Position> {
+        let current = self.current.as_mut()?;
+        let offset = current.offset - current.lines.pending() as u64;
+        let fingerprint = match current.fingerprint {
+            Some(full) => full,
+            None => {
+                let taken = Fingerprint::of(&current.file, offset).ok()?;
+                if taken.bytes == FINGERPRINT_BYTES {
+                    current.fingerprint = Some(taken);
+                }
+                taken
+            }
+        };
+        Some(Position {
             identity: current.identity,
-            offset: current.offset - current.lines.pending() as u64,
+            offset,
+            fingerprint,
         })
     }
 
@@ -387,7 +439,7 @@ impl Tailer {
 }
 
 /// The directory `path` is in: its parent, or `.` for a bare file name.
-fn directory_of(path: &Path) -> &Path {
+pub fn directory_of(path: &Path) -> &Path {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -431,6 +483,7 @@ fn open_at(path: &Path, offset: Option<u64>, max_line_bytes: usize) -> io::Resul
         offset,
         lines: LineSplitter::new(max_line_bytes),
         last_growth: Instant::now(),
+        fingerprint: None,
     })
 }
 

@@ -23,6 +23,7 @@ impl TailSink for Recorded {
             TailEvent::LineTooLong => "too-long".into(),
             TailEvent::BytesRead(_) => return,
             TailEvent::Unreadable { error, .. } => format!("unreadable: {error}"),
+            TailEvent::PositionStale { reason, .. } => format!("stale: {reason}"),
         };
         self.events.push(name);
     }
@@ -39,6 +40,7 @@ struct Fixture {
     path: PathBuf,
     tailer: Tailer,
     seen: Recorded,
+    chunk: Vec<u8>,
 }
 
 impl Fixture {
@@ -57,11 +59,12 @@ impl Fixture {
             path,
             tailer,
             seen: Recorded::default(),
+            chunk: vec![0; READ_CHUNK_BYTES],
         }
     }
 
     fn poll(&mut self) -> Vec<String> {
-        while self.tailer.poll(&mut self.seen) {}
+        while self.tailer.poll(&mut self.chunk, &mut self.seen) {}
         self.seen.take_lines()
     }
 }
@@ -222,39 +225,6 @@ fn invalid_utf8_passes_through_as_bytes() {
     assert_eq!(raw.0, [&b"caf\xe9"[..], b"\xff\xfe", b"last"]);
 }
 
-#[test]
-fn follow_wakes_on_a_write_and_stops_on_request() {
-    let f = Fixture::new(StartAt::End, LONG);
-    append(&f.path, "");
-    let (follower, watch_error) = Follower::new(f.tailer, Duration::from_secs(3600));
-    assert!(watch_error.is_none(), "{watch_error:?}");
-    let stop = follower.stop_handle();
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
-    struct Forward(std::sync::mpsc::Sender<String>);
-    impl TailSink for Forward {
-        fn line(&mut self, line: &[u8]) {
-            self.0
-                .send(String::from_utf8_lossy(line).into_owned())
-                .unwrap();
-        }
-        fn event(&mut self, _: TailEvent<'_>) {}
-    }
-    let thread = std::thread::spawn(move || follow(follower, &mut Forward(lines_tx)));
-    // The poll interval is an hour: only the file-system event can deliver this line.
-    // The first poll may not have happened yet, so keep writing until one line comes.
-    let mut got = None;
-    for attempt in 0..50 {
-        append(&f.path, &format!("line {attempt}\n"));
-        if let Ok(line) = lines_rx.recv_timeout(Duration::from_millis(200)) {
-            got = Some(line);
-            break;
-        }
-    }
-    assert!(got.is_some(), "no line arrived through file-system events");
-    stop.stop();
-    thread.join().unwrap();
-}
-
 /// Model-based test: random histories of what servers and logrotate do to a log, applied to
 /// real files; every line written must come out exactly once.
 mod model {
@@ -350,7 +320,9 @@ mod model {
                     }
                 }
                 Action::Poll => {
-                    self.fixture.tailer.poll(&mut self.fixture.seen);
+                    self.fixture
+                        .tailer
+                        .poll(&mut self.fixture.chunk, &mut self.fixture.seen);
                     self.seen = path.exists();
                 }
                 Action::RenameAndCreate => {
@@ -385,7 +357,7 @@ mod model {
 
     impl Fixture {
         fn poll_all(&mut self) {
-            while self.tailer.poll(&mut self.seen) {}
+            while self.tailer.poll(&mut self.chunk, &mut self.seen) {}
         }
     }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::checkpoint::Positions;
+use crate::checkpoint::CheckpointSet;
 use crate::metrics::Exposition;
 use config::WebSecurity;
 
@@ -37,7 +37,7 @@ pub struct Site {
     /// Where the metrics are served, e.g. `/metrics`.
     pub telemetry_path: String,
     /// Marked at every scrape, when the read position is kept between runs.
-    pub checkpoints: Option<Positions>,
+    pub checkpoints: Option<CheckpointSet>,
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
     /// TLS and the users let in.
@@ -57,7 +57,7 @@ pub async fn serve(listener: TcpListener, site: Site, shutdown: impl Future<Outp
                 Ok((stream, _)) => stream,
                 // Out of file descriptors and the like: the next accept may succeed.
                 Err(error) => {
-                    eprintln!("accesslog-exporter: warning: accepting a connection: {error}");
+                    crate::report::warning(format_args!("accepting a connection: {error}"));
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -68,10 +68,10 @@ pub async fn serve(listener: TcpListener, site: Site, shutdown: impl Future<Outp
         // the header read timeout, so permits come back.
         let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
             if !refusing {
-                eprintln!(
-                    "accesslog-exporter: warning: {} connections open; answering 503 to more",
+                crate::report::warning(format_args!(
+                    "{} connections open; answering 503 to more",
                     site.max_connections
-                );
+                ));
                 refusing = true;
             }
             refuse(stream);
@@ -155,11 +155,13 @@ fn refuse(stream: tokio::net::TcpStream) {
 fn respond(site: &Site, request: &Request<Incoming>) -> Response<Full<Bytes>> {
     let path = request.uri().path();
     if path == site.telemetry_path {
-        // Before encoding: the position marked must not be ahead of the counts served.
-        if let Some(checkpoints) = &site.checkpoints {
-            checkpoints.mark_scraped();
-        }
-        let body = site.metrics.encode();
+        // Marked with the counts served, so the position saved is neither ahead of them nor
+        // behind them.
+        let body = site.metrics.encode_marking(|| {
+            if let Some(checkpoints) = &site.checkpoints {
+                checkpoints.mark_scraped();
+            }
+        });
         return with_type(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",

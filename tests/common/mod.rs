@@ -45,7 +45,24 @@ impl Exporter {
         Exporter::start_command(unprivileged_command(), args)
     }
 
-    fn start_command<I, S>(mut command: Command, args: I) -> Exporter
+    /// [`Exporter::start`] with its stdout going to `stdout`.
+    pub fn start_with_stdout<I, S>(args: I, stdout: Stdio) -> Exporter
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Exporter::start_command_with(Command::new(binary()), args, stdout)
+    }
+
+    fn start_command<I, S>(command: Command, args: I) -> Exporter
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Exporter::start_command_with(command, args, Stdio::null())
+    }
+
+    fn start_command_with<I, S>(mut command: Command, args: I, stdout: Stdio) -> Exporter
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -54,7 +71,7 @@ impl Exporter {
             .args(args)
             .args(["--web.listen-address", "127.0.0.1:0"])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the exporter");
@@ -124,6 +141,23 @@ impl Exporter {
             }
             if Instant::now() > deadline {
                 panic!("{series} never reached {want}; last scrape:\n{text}");
+            }
+            // Nothing can be awaited over HTTP: re-scrape until the value shows or time is up.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Scrapes until the sum of every series of `name` reads `want`; fails with the last
+    /// scrape after [`PATIENCE`].
+    pub fn wait_for_value_sum(&self, name: &str, want: f64) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let text = self.scrape();
+            if sum(&text, name) == want {
+                return text;
+            }
+            if Instant::now() > deadline {
+                panic!("{name} never summed to {want}; last scrape:\n{text}");
             }
             // Nothing can be awaited over HTTP: re-scrape until the value shows or time is up.
             std::thread::sleep(Duration::from_millis(5));

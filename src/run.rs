@@ -1,0 +1,472 @@
+//! The commands, one entry point each: they build the pipeline from a [`Config`], run it until
+//! it is done or told to stop, and stop what they started. `main` parses the flags, calls
+//! [`run`], and prints the one line an [`Error`] displays as.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use crate::checkpoint::{CheckpointSet, Saver};
+use crate::config::{
+    Config, DemoConfig, GenerateConfig, InputConfig, MonitorRun, MonitorSettings, ParseConfig,
+    ReplayRun, ServeConfig,
+};
+use crate::generate;
+use crate::ingest::{self, Ingest};
+use crate::logs::{self, LogContext, LogNames, LogSet, SharedConsole};
+use crate::metrics::{ExporterMetrics, Exposition, SeriesLimits};
+use crate::monitor::{Console, LiveMonitor, ReplayMonitor};
+use crate::report;
+use crate::shutdown::Shutdown;
+use crate::tail::{self, position::SavedPosition, StartAt, TailConfig, TailSink};
+use crate::web::config::{WebConfigError, WebSecurity};
+use crate::web::{self, Site};
+
+/// Why the program stopped: each displays as the one line the user sees.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A log cannot be read.
+    #[error("{}: cannot read the log file: {source}", path.display())]
+    LogFile {
+        /// The log.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A file cannot be written.
+    #[error("{}: cannot write the log file: {source}", path.display())]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The address cannot be listened on.
+    #[error("--web.listen-address {address}: {source}")]
+    Listen {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// Stdout cannot be written.
+    #[error("writing to stdout: {0}")]
+    Stdout(io::Error),
+    /// A thread or the runtime could not start.
+    #[error("starting: {0}")]
+    Runtime(io::Error),
+    /// A metric could not be registered (a programming error).
+    #[error("registering metrics: {0}")]
+    Registration(#[from] prometheus::Error),
+    /// The position file cannot be read or written.
+    #[error("--position-file {}: {source}", path.display())]
+    PositionFile {
+        /// The position file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The web configuration file is wrong.
+    #[error("--web.config.file {0}")]
+    WebConfig(#[from] WebConfigError),
+}
+
+impl Error {
+    /// Whether this is stdout gone away (`… | head`): nothing to tell, and no failure.
+    pub fn is_closed_stdout(&self) -> bool {
+        matches!(self, Error::Stdout(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// How often the read position is saved with `--position-file`: the lines read in this long
+/// before the last scrape may be counted twice after a crash.
+const POSITION_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs the command `config` describes until it is done or told to stop.
+pub fn run(config: Config) -> Result<(), Error> {
+    match config {
+        Config::Serve(serve) if serve.one_shot => one_shot(&serve),
+        Config::Serve(serve) => self::serve(serve),
+        Config::Monitor(run) => monitor(run),
+        Config::Replay(run) => replay(run),
+        Config::Generate(config) => self::generate(config),
+        Config::Demo(config) => demo(config),
+    }
+}
+
+/// `--one-shot`: counts every file the sources match, from start to end, and prints the
+/// metrics once.
+fn one_shot(config: &ServeConfig) -> Result<(), Error> {
+    let exposition = Exposition::new()?;
+    exposition
+        .alert_threshold
+        .set(config.monitor.config.threshold);
+    let input = &config.input;
+    let paths = logs::matching_paths(&input.sources);
+    if paths.is_empty() {
+        report::warning("no file matches --log-file");
+    }
+    let mut names = LogNames::new(&input.sources);
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    for path in paths.iter().take(input.max_logs) {
+        let name = names.name(path, &input.sources);
+        let metrics = exposition.log(name.as_deref())?;
+        count_whole_file(path, &input.parse, metrics, cores)?;
+    }
+    if paths.len() > input.max_logs {
+        report::warning(format_args!(
+            "{} files match --log-file; the first {} (--max-logs) were read",
+            paths.len(),
+            input.max_logs
+        ));
+    }
+    io::stdout()
+        .lock()
+        .write_all(exposition.encode().as_bytes())
+        .map_err(Error::Stdout)
+}
+
+fn count_whole_file(
+    path: &Path,
+    parse: &ParseConfig,
+    metrics: ExporterMetrics,
+    cores: usize,
+) -> Result<(), Error> {
+    // With one core, workers would only take turns with each other and with the reader.
+    if cores > 1 {
+        let format = parse.format.clone();
+        ingest::count_in_parallel(format, metrics, parse.limits, cores, |reader| {
+            read_file(path, parse, reader)
+        })
+    } else {
+        read_file(
+            path,
+            parse,
+            &mut Ingest::exporter(parse.format.clone(), metrics, parse.limits),
+        )
+    }
+}
+
+fn read_file(path: &Path, parse: &ParseConfig, sink: &mut impl TailSink) -> Result<(), Error> {
+    tail::read_whole_file(path, parse.max_line_bytes, sink).map_err(|source| Error::LogFile {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// `serve`: follows the logs and serves their metrics until SIGINT or SIGTERM.
+pub fn serve(config: ServeConfig) -> Result<(), Error> {
+    check_readable(&config.input)?;
+    let security = match &config.web_config_file {
+        Some(path) => WebSecurity::load(path)?,
+        None => WebSecurity::default(),
+    };
+    let scheme = if security.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let resumed = match &config.position_file {
+        Some(path) => load_positions(path, &config.input)?,
+        None => Vec::new(),
+    };
+    let listener = std::net::TcpListener::bind(config.listen_address)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+        .map_err(|source| Error::Listen {
+            address: config.listen_address,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(Error::Runtime)?;
+    raise_open_files_limit();
+
+    let exposition = Exposition::new()?;
+    exposition
+        .alert_threshold
+        .set(config.monitor.config.threshold);
+    let shutdown = Shutdown::default();
+    let console = match config.console {
+        true => Some(console(
+            &config.monitor,
+            Some(exposition.console_reports_dropped()?),
+            || report::warning("stdout was closed: the console stops, serving goes on"),
+        )?),
+        false => None,
+    };
+    let checkpoints = config
+        .position_file
+        .as_ref()
+        .map(|_| CheckpointSet::default());
+    let logs = LogSet::start(LogContext {
+        input: config.input,
+        exposition: exposition.clone(),
+        console,
+        checkpoints: checkpoints.clone(),
+        resumed,
+    })
+    .map_err(Error::Runtime)?;
+    let saver = checkpoints
+        .clone()
+        .zip(config.position_file.clone())
+        .map(|(checkpoints, path)| Saver::start(checkpoints, path, POSITION_SAVE_INTERVAL))
+        .transpose()
+        .map_err(Error::Runtime)?;
+
+    let site = Site {
+        metrics: exposition,
+        telemetry_path: config.telemetry_path.clone(),
+        checkpoints,
+        max_connections: config.max_connections,
+        security,
+    };
+    let result = runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Runtime)?;
+        // Installed before saying we listen, so a stop sent right after is a clean stop.
+        let stop = shutdown.on_signals().map_err(Error::Runtime)?;
+        report::info(format_args!(
+            "listening on {scheme}://{local}{}",
+            config.telemetry_path
+        ));
+        web::serve(listener, site, stop).await;
+        Ok(())
+    });
+    logs.stop();
+    if let Some(saver) = saver {
+        saver.finish();
+    }
+    report::info("stopped");
+    result
+}
+
+/// The positions `--position-file` holds, after checking that they can be saved there too. A
+/// one-log position of version 1 is for a single plain file only.
+fn load_positions(path: &Path, input: &InputConfig) -> Result<Vec<SavedPosition>, Error> {
+    let error = |source| Error::PositionFile {
+        path: path.to_owned(),
+        source,
+    };
+    let mut saved = tail::position::load(path)
+        .map_err(error)?
+        .unwrap_or_default();
+    // Fail now, not at the first save, if the positions cannot be written there.
+    tail::position::check_writable(path).map_err(error)?;
+    if !logs::is_one_file(&input.sources) && saved.iter().any(|saved| saved.path.is_none()) {
+        report::warning(format_args!(
+            "{}: holds the position of one log, and several are followed: ignored",
+            path.display()
+        ));
+        saved.retain(|saved| saved.path.is_some());
+    }
+    Ok(saved)
+}
+
+/// The live monitor on stdout, through a writer of its own.
+fn console(
+    monitor: &MonitorSettings,
+    dropped: Option<prometheus::IntCounter>,
+    on_closed: impl FnOnce() + Send + 'static,
+) -> Result<SharedConsole, Error> {
+    let console = Console::start(io::stdout(), dropped, on_closed).map_err(Error::Runtime)?;
+    let live = LiveMonitor::new(monitor.config.clone(), monitor.renderer.clone(), console);
+    Ok(Arc::new(Mutex::new(live)))
+}
+
+/// `monitor`: follows the logs and prints stats and alerts until SIGINT, SIGTERM, or stdout
+/// is closed.
+fn monitor(run: MonitorRun) -> Result<(), Error> {
+    check_readable(&run.input)?;
+    raise_open_files_limit();
+    let shutdown = Shutdown::default();
+    let console = {
+        let shutdown = shutdown.clone();
+        console(&run.monitor, None, move || shutdown.request())?
+    };
+    // Counted into metrics nobody serves: the monitor is what is shown.
+    let logs = LogSet::start(LogContext {
+        input: run.input,
+        exposition: Exposition::new()?,
+        console: Some(console),
+        checkpoints: None,
+        resumed: Vec::new(),
+    })
+    .map_err(Error::Runtime)?;
+    let result = runtime()?.block_on(async {
+        shutdown.on_signals().map_err(Error::Runtime)?.await;
+        Ok(())
+    });
+    logs.stop();
+    result
+}
+
+/// `replay`: prints the stats and alerts of a finished log, on the log's own time.
+fn replay(run: ReplayRun) -> Result<(), Error> {
+    let stdout = io::BufWriter::new(io::stdout().lock());
+    let monitor = ReplayMonitor::new(
+        run.monitor.config,
+        run.monitor.renderer,
+        stdout,
+        run.reorder_tolerance_seconds,
+    );
+    let mut ingest = Ingest::new(run.parse.format.clone(), ExporterMetrics::new()?, monitor);
+    read_file(&run.file, &run.parse, &mut ingest)?;
+    ingest
+        .into_consumer()
+        .finish()
+        .flush()
+        .map_err(Error::Stdout)
+}
+
+/// `generate`: writes synthetic traffic.
+fn generate(config: GenerateConfig) -> Result<(), Error> {
+    let output = |source| Error::Output {
+        path: config.output.clone(),
+        source,
+    };
+    match config.count {
+        Some((count, start)) => generate::write_count(
+            &config.output,
+            config.profile,
+            config.format,
+            config.seed,
+            count,
+            start,
+        )
+        .map_err(output),
+        None => {
+            let never = AtomicBool::new(false);
+            generate::write_live(
+                &config.output,
+                config.profile,
+                config.format,
+                config.seed,
+                config.duration,
+                &never,
+            )
+            .map(drop)
+            .map_err(output)
+        }
+    }
+}
+
+/// `demo`: writes bursty traffic to a temporary log, and monitors and serves it.
+fn demo(config: DemoConfig) -> Result<(), Error> {
+    let directory =
+        std::env::temp_dir().join(format!("accesslog-exporter-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).map_err(|source| Error::Output {
+        path: directory.clone(),
+        source,
+    })?;
+    let log = directory.join("access.log");
+    File::create(&log).map_err(|source| Error::Output {
+        path: log.clone(),
+        source,
+    })?;
+    report::info(format_args!(
+        "demo: writing bursty traffic to {}",
+        log.display()
+    ));
+    report::info(format_args!(
+        "demo: stats every {}s below; with the default shape the alert fires about 1.5 \
+         minutes in and recovers about 2.5 minutes later. Ctrl-C stops and cleans up.",
+        config.monitor.config.interval_seconds,
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (log, stop, profile) = (log.clone(), Arc::clone(&stop), config.profile.clone());
+        std::thread::spawn(move || {
+            generate::write_live(
+                &log,
+                profile,
+                generate::LineFormat::Combined,
+                config.seed,
+                None,
+                &stop,
+            )
+        })
+    };
+    let result = serve(ServeConfig {
+        input: InputConfig {
+            sources: vec![logs::LogSource {
+                name: None,
+                pattern: log.clone(),
+                is_glob: false,
+            }],
+            max_logs: 1,
+            tail: TailConfig {
+                path: log.clone(),
+                start_at: StartAt::Beginning,
+                max_line_bytes: 64 * 1024,
+                rotate_wait: std::time::Duration::from_secs(60),
+                resume: None,
+            },
+            parse: ParseConfig {
+                format: crate::parse::LogFormat::Combined,
+                limits: SeriesLimits::default(),
+                max_line_bytes: 64 * 1024,
+            },
+            poll_interval: std::time::Duration::from_millis(250),
+        },
+        listen_address: config.listen_address,
+        telemetry_path: config.telemetry_path,
+        max_connections: config.max_connections,
+        web_config_file: config.web_config_file,
+        one_shot: false,
+        monitor: config.monitor,
+        console: true,
+        position_file: None,
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join();
+    let _ = std::fs::remove_dir_all(&directory);
+    if let Ok(Err(source)) = written {
+        return Err(Error::Output { path: log, source });
+    }
+    report::info(format_args!("demo: removed {}", directory.display()));
+    result
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
+}
+
+/// Refuses at start a log named by path that exists but cannot be read; a missing one is
+/// waited for (and globs are looked at as they are followed).
+fn check_readable(input: &InputConfig) -> Result<(), Error> {
+    for path in input
+        .sources
+        .iter()
+        .filter(|source| !source.is_glob)
+        .map(|source| &source.pattern)
+    {
+        if let Err(source) = tail::open_log(path) {
+            if source.kind() != io::ErrorKind::NotFound {
+                return Err(Error::LogFile {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Raises the soft limit on open files to the hard one, as the Go runtime does: each log
+/// followed holds its file open. Left as it is where the system refuses.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
