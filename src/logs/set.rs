@@ -14,7 +14,7 @@
 //! An idle set costs a wake-up every poll interval and a sweep's `fstat`, `read` and `stat`
 //! per file every [`SWEEP_INTERVAL`]; a change costs the reading of the files it names.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,7 +98,11 @@ impl LogSet {
 /// A served log's pipeline: its requests counted, and shown on the console if there is one.
 type LogIngest = Ingest<(RequestRecorder, Option<SharedConsole>)>;
 
+/// A log's number while it is followed: cheaper to keep in sets than its path.
+type LogId = u64;
+
 struct FollowedLog {
+    path: PathBuf,
     tailer: Tailer,
     ingest: LogIngest,
     metrics: ExporterMetrics,
@@ -113,43 +117,53 @@ struct FollowedLog {
 struct Following {
     context: LogContext,
     watcher: DirectoryWatcher,
-    logs: BTreeMap<PathBuf, FollowedLog>,
-    // The path a change to each log is reported under (`directory/name`), to the log's own.
-    by_event_path: HashMap<PathBuf, PathBuf>,
+    logs: HashMap<LogId, FollowedLog>,
+    next_id: LogId,
+    by_path: HashMap<PathBuf, LogId>,
+    // The path a change to each log is reported under (`directory/name`).
+    by_event_path: HashMap<PathBuf, LogId>,
+    // Logs read every poll interval: those no event tells of, and those reading a rotated-away
+    // file the server may write to under a name no event maps to a log.
+    always_polled: HashSet<LogId>,
+    rotating: HashSet<LogId>,
+    // Files a glob found that it matches no more: looked for every poll interval until they
+    // are back or let go.
+    vanished: HashSet<LogId>,
     names: LogNames,
     chunk: Box<[u8]>,
     // The last failure said for each path that could not be followed: said again only when
     // it changes, not every look.
     failures: HashMap<PathBuf, String>,
     cap_said: bool,
-    // Directories the globs' files appear in (their fixed part), watched for new files.
-    glob_directories: Vec<(PathBuf, bool)>,
+    // A glob's new files can appear where no event tells (a directory not watched, or one a
+    // wildcard matches): what the sources match is then looked at every sweep.
+    discover_every_sweep: bool,
     unwatched_said: HashSet<PathBuf>,
 }
 
 impl Following {
     fn new(context: LogContext, mut watcher: DirectoryWatcher) -> Following {
-        let glob_directories = context
-            .input
-            .sources
-            .iter()
-            .filter(|source| source.is_glob)
-            .map(|source| {
-                let directory = fixed_directory(&source.pattern);
-                let watched = watcher.watch(&directory).is_ok();
-                (directory, watched)
-            })
-            .collect();
+        let mut discover_every_sweep = false;
+        for source in context.input.sources.iter().filter(|source| source.is_glob) {
+            let directory = fixed_directory(&source.pattern);
+            let watched = watcher.watch(&directory).is_ok();
+            discover_every_sweep |= !watched || directory != directory_of(&source.pattern);
+        }
         Following {
             names: LogNames::new(&context.input.sources),
             context,
             watcher,
-            logs: BTreeMap::new(),
+            logs: HashMap::new(),
+            next_id: 0,
+            by_path: HashMap::new(),
             by_event_path: HashMap::new(),
+            always_polled: HashSet::new(),
+            rotating: HashSet::new(),
+            vanished: HashSet::new(),
             chunk: vec![0; READ_CHUNK_BYTES].into_boxed_slice(),
             failures: HashMap::new(),
             cap_said: false,
-            glob_directories,
+            discover_every_sweep,
             unwatched_said: HashSet::new(),
         }
     }
@@ -157,15 +171,15 @@ impl Following {
     fn run(&mut self, stop: &AtomicBool) {
         let poll_interval = self.context.input.poll_interval;
         self.discover(true);
-        let mut dirty: HashSet<PathBuf> = self.logs.keys().cloned().collect();
+        let mut dirty: HashSet<LogId> = self.logs.keys().copied().collect();
         let (mut last_discovery, mut last_sweep, mut last_poll) =
             (Instant::now(), Instant::now(), Instant::now());
         let mut names_changed = false;
         while !stop.load(Ordering::SeqCst) {
             let mut more = HashSet::new();
-            for path in dirty.drain() {
-                if self.read(&path) {
-                    more.insert(path);
+            for id in dirty.drain() {
+                if self.read(id) {
+                    more.insert(id);
                 }
             }
             dirty = more;
@@ -182,9 +196,11 @@ impl Following {
             let now = Instant::now();
             let sweep = changes.everything || now.duration_since(last_sweep) >= SWEEP_INTERVAL;
             let polling_due = now.duration_since(last_poll) >= poll_interval;
-            let unwatched_globs = self.glob_directories.iter().any(|(_, watched)| !*watched);
             if now.duration_since(last_discovery) >= poll_interval
-                && (names_changed || sweep || (polling_due && unwatched_globs))
+                && (names_changed
+                    || changes.everything
+                    || (sweep && self.discover_every_sweep)
+                    || (polling_due && !self.vanished.is_empty()))
             {
                 names_changed = false;
                 last_discovery = now;
@@ -193,23 +209,23 @@ impl Following {
             let mut unknown_change = false;
             for changed in &changes.paths {
                 match self.by_event_path.get(changed) {
-                    Some(path) => {
-                        dirty.insert(path.clone());
+                    Some(&id) => {
+                        dirty.insert(id);
                     }
                     None => unknown_change = true,
                 }
             }
             if sweep {
                 last_sweep = now;
-                dirty.extend(self.logs.keys().cloned());
+                let busy = self.logs.iter().filter(|(_, log)| !log.tailer.is_idle());
+                dirty.extend(busy.map(|(&id, _)| id));
                 continue;
             }
             if polling_due || unknown_change {
-                // A rotated-away file is written under a name no event maps to a log.
-                let polled = self.logs.iter().filter(|(_, log)| {
-                    log.tailer.has_rotated() || (polling_due && log.always_polled)
-                });
-                dirty.extend(polled.map(|(path, _)| path.clone()));
+                dirty.extend(self.rotating.iter().copied());
+            }
+            if polling_due {
+                dirty.extend(self.always_polled.iter().copied());
             }
             if polling_due {
                 last_poll = now;
@@ -218,9 +234,9 @@ impl Following {
         // Their series and positions stay: the last scrape and the last save come after.
     }
 
-    /// Reads what was appended to the log at `path`. Returns whether more is left to read.
-    fn read(&mut self, path: &Path) -> bool {
-        let Some(log) = self.logs.get_mut(path) else {
+    /// Reads what was appended to log `id`. Returns whether more is left to read.
+    fn read(&mut self, id: LogId) -> bool {
+        let Some(log) = self.logs.get_mut(&id) else {
             return false;
         };
         let more = log.tailer.poll(&mut self.chunk, &mut log.ingest);
@@ -228,6 +244,11 @@ impl Following {
             log.ingest.read_to(position);
         }
         log.ingest.polled();
+        if log.tailer.has_rotated() {
+            self.rotating.insert(id);
+        } else {
+            self.rotating.remove(&id);
+        }
         more
     }
 
@@ -238,14 +259,14 @@ impl Following {
     }
 
     /// Starts following what the sources match that is not followed yet, and lets go of the
-    /// glob's files gone for longer than `--rotate-wait`. Returns the paths started.
-    fn discover(&mut self, at_start: bool) -> Vec<PathBuf> {
+    /// glob's files gone for longer than `--rotate-wait`. Returns the logs started.
+    fn discover(&mut self, at_start: bool) -> Vec<LogId> {
         let found = matching_paths(&self.context.input.sources);
         let found_set: HashSet<&PathBuf> = found.iter().collect();
         self.let_go(&found_set);
         let mut started = Vec::new();
         for path in &found {
-            if self.logs.contains_key(path) {
+            if self.by_path.contains_key(path) {
                 continue;
             }
             let max_logs = self.context.input.max_logs;
@@ -262,9 +283,15 @@ impl Following {
             match self.follow(path, at_start) {
                 Ok(log) => {
                     self.failures.remove(path);
-                    self.by_event_path.insert(event_path(path), path.clone());
-                    self.logs.insert(path.clone(), log);
-                    started.push(path.clone());
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    self.by_path.insert(path.clone(), id);
+                    self.by_event_path.insert(event_path(path), id);
+                    if log.always_polled {
+                        self.always_polled.insert(id);
+                    }
+                    self.logs.insert(id, log);
+                    started.push(id);
                 }
                 Err(error) => {
                     let message = error.to_string();
@@ -333,6 +360,7 @@ impl Following {
             .iter()
             .any(|source| !source.is_glob && source.pattern == path);
         Ok(FollowedLog {
+            path: path.to_owned(),
             tailer: Tailer::new(tail),
             ingest,
             metrics,
@@ -349,28 +377,36 @@ impl Following {
         let now = Instant::now();
         let rotate_wait = self.context.input.tail.rotate_wait;
         let mut gone = Vec::new();
-        for (path, log) in self.logs.iter_mut().filter(|(_, log)| log.from_glob) {
-            if found.contains(path) {
+        for (&id, log) in self.logs.iter_mut().filter(|(_, log)| log.from_glob) {
+            if found.contains(&log.path) {
                 log.missing_since = None;
-            } else if now.duration_since(*log.missing_since.get_or_insert(now)) >= rotate_wait {
-                gone.push(path.clone());
+                self.vanished.remove(&id);
+            } else {
+                self.vanished.insert(id);
+                if now.duration_since(*log.missing_since.get_or_insert(now)) >= rotate_wait {
+                    gone.push(id);
+                }
             }
         }
-        for path in gone {
-            if let Some(log) = self.logs.remove(&path) {
-                self.by_event_path.remove(&event_path(&path));
-                self.names.release(&path);
-                self.forget(log);
+        for id in gone {
+            if let Some(log) = self.logs.remove(&id) {
                 report::info(format_args!(
                     "{} matches --log-file no more; let go",
-                    path.display()
+                    log.path.display()
                 ));
+                self.forget(id, log);
             }
         }
     }
 
-    /// Takes a log's series, position and watch out: it is no longer followed.
-    fn forget(&mut self, log: FollowedLog) {
+    /// Takes a log's series, position, names and watch out: it is no longer followed.
+    fn forget(&mut self, id: LogId, log: FollowedLog) {
+        self.by_path.remove(&log.path);
+        self.by_event_path.remove(&event_path(&log.path));
+        self.always_polled.remove(&id);
+        self.rotating.remove(&id);
+        self.vanished.remove(&id);
+        self.names.release(&log.path);
         self.watcher.unwatch(&log.directory);
         log.metrics.remove();
         if let Some(checkpoints) = &self.context.checkpoints {

@@ -46,12 +46,17 @@ impl Counts {
 }
 
 /// A histogram with a `status_class` label, as registered and gathered.
+///
+/// # Memory
+/// A class's counts are allocated when it is first observed, and the bucket table is shared
+/// with the local recorders: a log followed among thousands costs only what it has seen.
 #[derive(Clone)]
 pub struct ClassHistogram {
     desc: Desc,
     bounds: &'static [f64],
+    binades: Arc<Binades>,
     // Only classes observed at least once are exposed, as the client library's vectors do.
-    totals: Arc<Mutex<[Option<Counts>; CLASSES]>>,
+    totals: Arc<Mutex<[Option<Box<Counts>>; CLASSES]>>,
 }
 
 impl ClassHistogram {
@@ -63,13 +68,14 @@ impl ClassHistogram {
         bounds: &'static [f64],
         const_labels: HashMap<String, String>,
     ) -> Result<ClassHistogram, prometheus::Error> {
-        if bounds.len() > MAX_BOUNDS || Binades::new(bounds).is_none() {
+        let binades = Binades::new(bounds).filter(|_| bounds.len() <= MAX_BOUNDS);
+        let Some(binades) = binades else {
             return Err(prometheus::Error::Msg(format!(
                 "{name}: at most {MAX_BOUNDS} positive bounds, each at least twice the one \
                  before, the last under 2^{} times the first",
                 BINADES - 2
             )));
-        }
+        };
         Ok(ClassHistogram {
             desc: Desc::new(
                 name.into(),
@@ -78,7 +84,8 @@ impl ClassHistogram {
                 const_labels,
             )?,
             bounds,
-            totals: Arc::new(Mutex::new([None; CLASSES])),
+            binades: Arc::new(binades),
+            totals: Arc::default(),
         })
     }
 
@@ -86,8 +93,7 @@ impl ClassHistogram {
     pub fn local(&self) -> LocalClassHistogram {
         LocalClassHistogram {
             histogram: self.clone(),
-            binades: Binades::new(self.bounds).expect("checked when the histogram was made"),
-            counts: [Counts::ZERO; CLASSES],
+            counts: Default::default(),
             touched: 0,
         }
     }
@@ -99,7 +105,10 @@ impl Collector for ClassHistogram {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let totals = *self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        let totals: [Option<Counts>; CLASSES] = {
+            let totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+            std::array::from_fn(|class| totals[class].as_deref().copied())
+        };
         let metrics = (1..CLASSES)
             .filter_map(|class| Some((class, totals[class]?)))
             .map(|(class, counts)| {
@@ -146,8 +155,8 @@ impl Collector for ClassHistogram {
 /// [`LocalClassHistogram::flush`].
 pub struct LocalClassHistogram {
     histogram: ClassHistogram,
-    binades: Binades,
-    counts: [Counts; CLASSES],
+    // Allocated at a class's first observation.
+    counts: [Option<Box<Counts>>; CLASSES],
     // Bit `class` set when that class has counts not flushed yet.
     touched: u16,
 }
@@ -157,8 +166,8 @@ impl LocalClassHistogram {
     /// code's first digit, 1–9).
     #[inline]
     pub fn observe(&mut self, class: usize, value: f64) {
-        let bucket = self.binades.bucket(value);
-        let counts = &mut self.counts[class];
+        let bucket = self.histogram.binades.bucket(value);
+        let counts = self.counts[class].get_or_insert_with(|| Box::new(Counts::ZERO));
         counts.buckets[bucket] += 1;
         counts.count += 1;
         counts.sum += value;
@@ -176,10 +185,12 @@ impl LocalClassHistogram {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for class in (1..CLASSES).filter(|class| self.touched & 1 << class != 0) {
-            totals[class]
-                .get_or_insert(Counts::ZERO)
-                .add(&self.counts[class]);
-            self.counts[class] = Counts::ZERO;
+            if let Some(counts) = &mut self.counts[class] {
+                totals[class]
+                    .get_or_insert_with(|| Box::new(Counts::ZERO))
+                    .add(counts);
+                **counts = Counts::ZERO;
+            }
         }
         self.touched = 0;
     }

@@ -124,8 +124,9 @@ struct OpenFile {
     offset: u64,
     lines: LineSplitter,
     last_growth: Instant,
-    // Taken once the file has FINGERPRINT_BYTES read; before that, again at each position.
-    fingerprint: Option<Fingerprint>,
+    // The fingerprint of the last position, and the offset it was taken at: taken again
+    // only while the file is shorter than FINGERPRINT_BYTES and has moved on.
+    fingerprint: Option<(u64, Fingerprint)>,
 }
 
 impl OpenFile {
@@ -196,6 +197,18 @@ impl Tailer {
     /// The path followed.
     pub fn path(&self) -> &Path {
         &self.config.path
+    }
+
+    /// Whether a poll would find nothing, told by one `stat`: the path names the open file,
+    /// which is as long as what was read of it, and no rotated-away file is being read.
+    pub fn is_idle(&self) -> bool {
+        let Some(current) = &self.current else {
+            return false;
+        };
+        self.rotated.is_empty()
+            && std::fs::metadata(&self.config.path).is_ok_and(|metadata| {
+                FileIdentity::of(&metadata) == current.identity && metadata.len() == current.offset
+            })
     }
 
     /// Whether a rotated-away file is still being read: the server may write to it under a
@@ -403,12 +416,10 @@ impl Tailer {
         let current = self.current.as_mut()?;
         let offset = current.offset - current.lines.pending() as u64;
         let fingerprint = match current.fingerprint {
-            Some(full) => full,
-            None => {
+            Some((at, taken)) if at == offset || taken.bytes == FINGERPRINT_BYTES => taken,
+            _ => {
                 let taken = Fingerprint::of(&current.file, offset).ok()?;
-                if taken.bytes == FINGERPRINT_BYTES {
-                    current.fingerprint = Some(taken);
-                }
+                current.fingerprint = Some((offset, taken));
                 taken
             }
         };

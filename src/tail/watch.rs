@@ -96,9 +96,12 @@ impl DirectoryWatcher {
             *count += 1;
             return Ok(());
         }
-        let result = match &mut self.watcher {
-            Some(watcher) => watcher.watch(directory, RecursiveMode::NonRecursive),
-            None => Err(notify::Error::generic(
+        let result = match (&mut self.watcher, network_file_system(directory)) {
+            (_, Some(kind)) => Err(notify::Error::generic(&format!(
+                "on {kind}, whose changes made by other hosts give no events"
+            ))),
+            (Some(watcher), None) => watcher.watch(directory, RecursiveMode::NonRecursive),
+            (None, None) => Err(notify::Error::generic(
                 "no file-system events on this system",
             )),
         };
@@ -148,6 +151,34 @@ impl DirectoryWatcher {
     pub fn waker(&self) -> Waker {
         self.waker.clone()
     }
+}
+
+/// The kind of network file system `directory` is on, if it is on one: inotify sees only the
+/// changes this host makes there.
+fn network_file_system(directory: &Path) -> Option<&'static str> {
+    use std::os::unix::ffi::OsStrExt;
+    const KINDS: [(i64, &str); 9] = [
+        (0x6969, "NFS"),
+        (0x517B, "SMB"),
+        (0xFF53_4D42, "CIFS"),
+        (0xFE53_4D42, "SMB2"),
+        (0x6573_5546, "FUSE"),
+        (0x0102_1997, "9P"),
+        (0x00C3_6400, "Ceph"),
+        (0x5346_414F, "AFS"),
+        (0x7375_7245, "Coda"),
+    ];
+    let path = std::ffi::CString::new(directory.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statfs writes into the zeroed struct given, and reads the C string.
+    let mut stats: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(path.as_ptr(), &mut stats) } != 0 {
+        return None;
+    }
+    let kind = stats.f_type as i64;
+    KINDS
+        .iter()
+        .find(|(magic, _)| *magic == kind)
+        .map(|(_, name)| *name)
 }
 
 /// Runs on `notify`'s thread for every event: notes it and wakes the follower.
