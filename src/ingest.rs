@@ -8,8 +8,6 @@ mod parallel;
 
 pub use parallel::{count_in_parallel, ChunkReader};
 
-use prometheus::local::LocalIntCounter;
-
 use crate::checkpoint::Checkpoints;
 use crate::metrics::{ExporterMetrics, RequestRecorder, SeriesLimits};
 use crate::parse::{Line, LineParser, LogFormat, Record};
@@ -86,9 +84,9 @@ pub struct Ingest<C> {
     parser: LineParser,
     consumer: C,
     metrics: ExporterMetrics,
-    // Counted locally and folded in after the consumer's counts, so that a scrape showing N
-    // lines read shows all N counted.
-    lines_read: LocalIntCounter,
+    // Counted locally and added after the consumer's counts are folded in, so that a scrape
+    // showing N lines read shows all N counted.
+    lines_read: u64,
     checkpoints: Option<Checkpoints>,
     // How far the lines handed on go, published at the next poll's end.
     read_to: Option<Position>,
@@ -128,12 +126,11 @@ impl<C: RecordConsumer> Ingest<(RequestRecorder, C)> {
 impl<C: RecordConsumer> Ingest<C> {
     /// A pipeline parsing `format`, handing records to `consumer`, with health in `metrics`.
     pub fn new(format: LogFormat, metrics: ExporterMetrics, consumer: C) -> Ingest<C> {
-        let lines_read = metrics.lines_read.local();
         Ingest {
             parser: LineParser::new(format),
             consumer,
             metrics,
-            lines_read,
+            lines_read: 0,
             checkpoints: None,
             read_to: None,
             too_long_said: false,
@@ -150,16 +147,17 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
     fn line(&mut self, line: &[u8]) {
         match self.parser.parse(line) {
             Ok(Line::Record(record)) => self.consumer.record(&record),
-            Ok(Line::Directive) => self.metrics.directives.inc(),
+            Ok(Line::Directive) => self.metrics.count_directive(),
             Err(error) => self.metrics.count_parse_error(error.reason()),
         }
-        self.lines_read.inc();
+        self.lines_read += 1;
     }
 
     fn polled(&mut self) {
         let _whole = self.metrics.fold();
         self.consumer.tick();
-        self.lines_read.flush();
+        self.metrics
+            .add_lines_read(std::mem::take(&mut self.lines_read));
         // Published with the counts of the lines before it, under the same lock a scrape
         // marks under.
         if let (Some(checkpoints), Some(position)) = (&self.checkpoints, self.read_to.take()) {
@@ -173,10 +171,10 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
 
     fn event(&mut self, event: TailEvent<'_>) {
         match event {
-            TailEvent::BytesRead(n) => self.metrics.bytes_read.inc_by(n),
+            TailEvent::BytesRead(n) => self.metrics.add_bytes_read(n),
             TailEvent::LineTooLong => {
                 self.metrics.count_parse_error("too_long");
-                self.lines_read.inc();
+                self.lines_read += 1;
                 if !self.too_long_said {
                     self.too_long_said = true;
                     report::warning(
@@ -186,14 +184,14 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
                 }
             }
             TailEvent::Opened { path, offset } => {
-                self.metrics.file_open.set(1);
+                self.metrics.set_file_open(true);
                 report::info(format_args!(
                     "following {} from byte {offset}",
                     path.display()
                 ));
             }
             TailEvent::Missing { path } => {
-                self.metrics.file_open.set(0);
+                self.metrics.set_file_open(false);
                 report::warning(format_args!(
                     "{}: no such file; waiting for it to appear",
                     path.display()
@@ -214,7 +212,7 @@ impl<C: RecordConsumer> TailSink for Ingest<C> {
                 path.display()
             )),
             TailEvent::Unreadable { path, error } => {
-                self.metrics.file_open.set(0);
+                self.metrics.set_file_open(false);
                 report::warning(format_args!("{}: {error}", path.display()));
             }
         }

@@ -117,7 +117,8 @@ struct FollowedLog {
 struct Following {
     context: LogContext,
     watcher: DirectoryWatcher,
-    logs: HashMap<LogId, FollowedLog>,
+    // Boxed: a log's pipeline is kilobytes, and the table keeps spare room.
+    logs: HashMap<LogId, Box<FollowedLog>>,
     next_id: LogId,
     by_path: HashMap<PathBuf, LogId>,
     // The path a change to each log is reported under (`directory/name`).
@@ -290,7 +291,7 @@ impl Following {
                     if log.always_polled {
                         self.always_polled.insert(id);
                     }
-                    self.logs.insert(id, log);
+                    self.logs.insert(id, Box::new(log));
                     started.push(id);
                 }
                 Err(error) => {
@@ -400,7 +401,7 @@ impl Following {
     }
 
     /// Takes a log's series, position, names and watch out: it is no longer followed.
-    fn forget(&mut self, id: LogId, log: FollowedLog) {
+    fn forget(&mut self, id: LogId, log: Box<FollowedLog>) {
         self.by_path.remove(&log.path);
         self.by_event_path.remove(&event_path(&log.path));
         self.always_polled.remove(&id);

@@ -1,5 +1,5 @@
-//! Histograms by status class, counted locally and folded into a collector the registry
-//! gathers.
+//! Histograms by status class, counted locally and folded into a log's totals, which the
+//! exposition writes out.
 //!
 //! The client library's local histogram finds an observation's bucket by walking the bounds
 //! until one is not below it: a loop whose exit depends on the value, so it mispredicts about
@@ -7,11 +7,7 @@
 //! the bucket is looked up by the value's binary exponent ([`Binades`]), without a branch: each
 //! bound is at least twice the one before, so no two share a power-of-two range.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::{Bucket, Histogram, LabelPair, Metric, MetricFamily, MetricType};
+use std::sync::Arc;
 
 use crate::labels::status_class_label;
 
@@ -23,7 +19,7 @@ const CLASSES: usize = 10;
 /// The counts of one status class: per bucket (not cumulative; the last is above every
 /// bound), how many, and their sum.
 #[derive(Debug, Clone, Copy)]
-struct Counts {
+pub struct Counts {
     buckets: [u64; MAX_BOUNDS + 1],
     count: u64,
     sum: f64,
@@ -45,128 +41,60 @@ impl Counts {
     }
 }
 
-/// A histogram with a `status_class` label, as registered and gathered.
+/// The buckets of a histogram: its bounds and the table that finds a value's bucket. Made once
+/// and shared by every log's counts.
+#[derive(Debug)]
+pub struct Buckets {
+    bounds: &'static [f64],
+    binades: Binades,
+}
+
+impl Buckets {
+    /// Buckets up to each of `bounds`: at most 15, ascending, each at least twice the one
+    /// before. `None` for any other bounds.
+    pub fn new(bounds: &'static [f64]) -> Option<Buckets> {
+        let binades = Binades::new(bounds).filter(|_| bounds.len() <= MAX_BOUNDS)?;
+        Some(Buckets { bounds, binades })
+    }
+
+    /// The upper bounds, without `+Inf`.
+    pub fn bounds(&self) -> &'static [f64] {
+        self.bounds
+    }
+}
+
+/// One log's folded counts of a histogram, by status class; a class has counts once it has
+/// been observed, and only such classes are exposed.
+pub type ClassTotals = [Option<Box<Counts>>; CLASSES];
+
+/// Counts observations by status class locally, until [`LocalClassHistogram::flush`] adds
+/// them to a log's [`ClassTotals`].
 ///
 /// # Memory
-/// A class's counts are allocated when it is first observed, and the bucket table is shared
-/// with the local recorders: a log followed among thousands costs only what it has seen.
-#[derive(Clone)]
-pub struct ClassHistogram {
-    desc: Desc,
-    bounds: &'static [f64],
-    binades: Arc<Binades>,
-    // Only classes observed at least once are exposed, as the client library's vectors do.
-    totals: Arc<Mutex<[Option<Box<Counts>>; CLASSES]>>,
-}
-
-impl ClassHistogram {
-    /// A histogram named `name` with buckets up to each of `bounds` (at most 15, ascending, each
-    /// at least twice the one before), its series carrying `const_labels` too.
-    pub fn new(
-        name: &str,
-        help: &str,
-        bounds: &'static [f64],
-        const_labels: HashMap<String, String>,
-    ) -> Result<ClassHistogram, prometheus::Error> {
-        let binades = Binades::new(bounds).filter(|_| bounds.len() <= MAX_BOUNDS);
-        let Some(binades) = binades else {
-            return Err(prometheus::Error::Msg(format!(
-                "{name}: at most {MAX_BOUNDS} positive bounds, each at least twice the one \
-                 before, the last under 2^{} times the first",
-                BINADES - 2
-            )));
-        };
-        Ok(ClassHistogram {
-            desc: Desc::new(
-                name.into(),
-                help.into(),
-                vec!["status_class".into()],
-                const_labels,
-            )?,
-            bounds,
-            binades: Arc::new(binades),
-            totals: Arc::default(),
-        })
-    }
-
-    /// A recorder that counts into this histogram locally until flushed.
-    pub fn local(&self) -> LocalClassHistogram {
-        LocalClassHistogram {
-            histogram: self.clone(),
-            counts: Default::default(),
-            touched: 0,
-        }
-    }
-}
-
-impl Collector for ClassHistogram {
-    fn desc(&self) -> Vec<&Desc> {
-        vec![&self.desc]
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        let totals: [Option<Counts>; CLASSES] = {
-            let totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
-            std::array::from_fn(|class| totals[class].as_deref().copied())
-        };
-        let metrics = (1..CLASSES)
-            .filter_map(|class| Some((class, totals[class]?)))
-            .map(|(class, counts)| {
-                let mut cumulative = 0;
-                let buckets = self
-                    .bounds
-                    .iter()
-                    .zip(counts.buckets)
-                    .map(|(&bound, count)| {
-                        cumulative += count;
-                        let mut bucket = Bucket::default();
-                        bucket.set_upper_bound(bound);
-                        bucket.set_cumulative_count(cumulative);
-                        bucket
-                    })
-                    .collect();
-                let mut histogram = Histogram::default();
-                histogram.set_bucket(buckets);
-                histogram.set_sample_count(counts.count);
-                histogram.set_sample_sum(counts.sum);
-                let mut label = LabelPair::default();
-                label.set_name("status_class".into());
-                label.set_value(status_class_label(class as u16 * 100).into());
-                // Sorted by name, as the client library's own metrics have theirs.
-                let mut labels = self.desc.const_label_pairs.clone();
-                labels.push(label);
-                labels.sort_by(|a, b| a.name().cmp(b.name()));
-                let mut metric = Metric::default();
-                metric.set_label(labels);
-                metric.set_histogram(histogram);
-                metric
-            })
-            .collect();
-        let mut family = MetricFamily::default();
-        family.set_name(self.desc.fq_name.clone());
-        family.set_help(self.desc.help.clone());
-        family.set_field_type(MetricType::HISTOGRAM);
-        family.set_metric(metrics);
-        vec![family]
-    }
-}
-
-/// Counts observations for a [`ClassHistogram`] without sharing anything until
-/// [`LocalClassHistogram::flush`].
+/// A class's counts are allocated when it is first observed, and the bucket table is shared:
+/// a log followed among thousands costs only what it has seen.
 pub struct LocalClassHistogram {
-    histogram: ClassHistogram,
-    // Allocated at a class's first observation.
-    counts: [Option<Box<Counts>>; CLASSES],
+    buckets: Arc<Buckets>,
+    counts: ClassTotals,
     // Bit `class` set when that class has counts not flushed yet.
     touched: u16,
 }
 
 impl LocalClassHistogram {
+    /// Counts nothing yet, into `buckets`.
+    pub fn new(buckets: Arc<Buckets>) -> LocalClassHistogram {
+        LocalClassHistogram {
+            buckets,
+            counts: Default::default(),
+            touched: 0,
+        }
+    }
+
     /// Counts `value` (a size or a duration: never negative) for the status `class` (the status
     /// code's first digit, 1–9).
     #[inline]
     pub fn observe(&mut self, class: usize, value: f64) {
-        let bucket = self.histogram.binades.bucket(value);
+        let bucket = self.buckets.binades.bucket(value);
         let counts = self.counts[class].get_or_insert_with(|| Box::new(Counts::ZERO));
         counts.buckets[bucket] += 1;
         counts.count += 1;
@@ -174,16 +102,11 @@ impl LocalClassHistogram {
         self.touched |= 1 << class;
     }
 
-    /// Adds what was counted since the last flush to the histogram.
-    pub fn flush(&mut self) {
+    /// Adds what was counted since the last flush to `totals`.
+    pub fn flush(&mut self, totals: &mut ClassTotals) {
         if self.touched == 0 {
             return;
         }
-        let mut totals = self
-            .histogram
-            .totals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
         for class in (1..CLASSES).filter(|class| self.touched & 1 << class != 0) {
             if let Some(counts) = &mut self.counts[class] {
                 totals[class]
@@ -193,6 +116,47 @@ impl LocalClassHistogram {
             }
         }
         self.touched = 0;
+    }
+}
+
+/// Writes `totals` as the series of histogram `name` (`_bucket`, `_sum`, `_count`), each
+/// class's with `labels` (already written, without braces) and `status_class`.
+pub fn write_series(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    buckets: &Buckets,
+    totals: &ClassTotals,
+) {
+    use std::fmt::Write;
+    let separator = if labels.is_empty() { "" } else { "," };
+    for (class, counts) in totals.iter().enumerate() {
+        let Some(counts) = counts else { continue };
+        let class = status_class_label(class as u16 * 100);
+        let mut cumulative = 0;
+        for (bound, count) in buckets.bounds.iter().zip(counts.buckets) {
+            cumulative += count;
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"{bound}\"}} {}",
+                cumulative as f64
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"+Inf\"}} {}",
+            counts.count as f64
+        );
+        let _ = writeln!(
+            out,
+            "{name}_sum{{{labels}{separator}status_class=\"{class}\"}} {}",
+            counts.sum
+        );
+        let _ = writeln!(
+            out,
+            "{name}_count{{{labels}{separator}status_class=\"{class}\"}} {}",
+            counts.count as f64
+        );
     }
 }
 
@@ -267,30 +231,23 @@ mod tests {
 
     static BOUNDS: [f64; 3] = [1.0, 10.0, 100.0];
 
-    fn exposition(histogram: &ClassHistogram) -> String {
-        let registry = prometheus::Registry::new();
-        registry.register(Box::new(histogram.clone())).unwrap();
+    fn exposition(totals: &ClassTotals) -> String {
         let mut text = String::new();
-        prometheus::TextEncoder::new()
-            .encode_utf8(&registry.gather(), &mut text)
-            .unwrap();
+        write_series(&mut text, "h", "", &Buckets::new(&BOUNDS).unwrap(), totals);
         text
     }
 
     #[test]
     fn buckets_are_cumulative_and_bounds_inclusive_as_prometheus_reads_them() {
-        let histogram = ClassHistogram::new("h", "Help.", &BOUNDS, HashMap::new()).unwrap();
-        let mut local = histogram.local();
+        let mut local = LocalClassHistogram::new(Arc::new(Buckets::new(&BOUNDS).unwrap()));
+        let mut totals = ClassTotals::default();
         for value in [0.0, 1.0, 1.5, 10.0, 99.0, 100.0, 100.5, 1e9] {
             local.observe(2, value);
         }
         local.observe(5, 3.0);
-        assert!(
-            !exposition(&histogram).contains("h_count"),
-            "not flushed yet"
-        );
-        local.flush();
-        let text = exposition(&histogram);
+        assert!(!exposition(&totals).contains("h_count"), "not flushed yet");
+        local.flush(&mut totals);
+        let text = exposition(&totals);
         for line in [
             r#"h_bucket{status_class="2xx",le="1"} 2"#,
             r#"h_bucket{status_class="2xx",le="10"} 4"#,
@@ -307,11 +264,20 @@ mod tests {
         assert!(!text.contains("4xx"), "a class never seen is not exposed");
 
         local.observe(2, 5.0);
-        local.flush();
-        local.flush();
-        let text = exposition(&histogram);
+        local.flush(&mut totals);
+        local.flush(&mut totals);
+        let text = exposition(&totals);
         assert!(text.contains(r#"h_count{status_class="2xx"} 9"#), "{text}");
         assert!(text.contains(r#"h_bucket{status_class="2xx",le="10"} 5"#));
+        let mut labelled = String::new();
+        write_series(
+            &mut labelled,
+            "h",
+            r#"log="a""#,
+            &Buckets::new(&BOUNDS).unwrap(),
+            &totals,
+        );
+        assert!(labelled.contains(r#"h_count{log="a",status_class="2xx"} 9"#));
     }
 
     #[test]
@@ -325,10 +291,7 @@ mod tests {
         static ZERO: [f64; 2] = [0.0, 1.0];
         static WIDE: [f64; 2] = [1.0, 1e30];
         for bad in [&DESCENDING[..], &MANY, &CLOSE, &ZERO, &WIDE] {
-            assert!(
-                ClassHistogram::new("h", "Help.", bad, HashMap::new()).is_err(),
-                "{bad:?}"
-            );
+            assert!(Buckets::new(bad).is_none(), "{bad:?}");
         }
         for good in [
             &crate::metrics::RESPONSE_SIZE_BUCKETS[..],
@@ -336,7 +299,7 @@ mod tests {
             &MANY[..15],
             &[],
         ] {
-            assert!(ClassHistogram::new("h", "Help.", good, HashMap::new()).is_ok());
+            assert!(Buckets::new(good).is_some());
         }
     }
 

@@ -13,23 +13,26 @@
 //! operation per line), folding its counts into the registry on [`RequestRecorder::flush`],
 //! which the pipeline calls after every read of the log.
 
+mod families;
 mod histogram;
 mod sections;
 mod statuses;
 
 pub use crate::labels::{INVALID, OVERFLOW};
-pub use histogram::{ClassHistogram, LocalClassHistogram};
+pub use histogram::{Buckets, LocalClassHistogram};
 pub use sections::SectionTable;
 pub use statuses::StatusTable;
 
-use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use prometheus::local::LocalIntCounter;
-use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Gauge, IntCounter, IntGauge, Opts, Registry};
 
 use crate::labels::{method_index, method_label, status_class_label, INVALID_METHOD, METHOD_COUNT};
 use crate::parse::{section, Record, Request};
+use families::{
+    Folded, HistogramBuckets, LogCounts, Logs, RequestSeries, PARSE_ERROR_REASONS, ROTATION_KINDS,
+};
 
 /// The label naming the log a series was read from, when several are followed.
 pub const LOG_LABEL: &str = "log";
@@ -41,46 +44,28 @@ pub static DURATION_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// The metrics of one log, registered in an [`Exposition`].
-#[derive(Clone)]
-pub struct ExporterMetrics {
-    /// Where they are registered and served from.
-    pub exposition: Exposition,
-    requests: IntCounterVec,
-    response_size: ClassHistogram,
-    duration: ClassHistogram,
-    upstream_duration: ClassHistogram,
-    parse_errors: IntCounterVec,
-    /// Lines read from the log, whatever they turned out to be.
-    pub lines_read: IntCounter,
-    /// Bytes read from the log.
-    pub bytes_read: IntCounter,
-    /// W3C directive lines (`#Fields:` …), which are neither hits nor errors.
-    pub directives: IntCounter,
-    rotations: IntCounterVec,
-    /// 1 while the file at the log path is open, 0 while it is missing or unreadable.
-    pub file_open: IntGauge,
-    /// The log timestamp of the last record read.
-    pub last_record_timestamp: Gauge,
-}
-
-/// Metric registration failed; only a programming error (a duplicate name) causes this.
+/// Metric registration failed: a programming error (a duplicate name), or a log registered
+/// twice under one name.
 pub type RegistrationError = prometheus::Error;
 
-/// What `/metrics` is encoded from: one registry, with the exporter's own metrics and those
-/// of every log followed, served together.
+/// What `/metrics` is encoded from: the exporter's own metrics and those of every log
+/// followed, served together.
 #[derive(Clone)]
 pub struct Exposition {
     registry: Registry,
     /// The `--threshold` the high-traffic alert rule compares the request rate with.
     pub alert_threshold: Gauge,
-    // Held while a log's counts are folded in and while a scrape gathers, so that a scrape
-    // sees all of a fold or none of it: one lock for every log's folds.
-    folding: Arc<Mutex<()>>,
+    // Every log's counts. Its lock is the fold lock: held while a log's counts are folded in
+    // and while a scrape writes them, so that a scrape sees all of a fold or none of it.
+    logs: Arc<Mutex<Logs>>,
+    buckets: Arc<HistogramBuckets>,
+    // The length of the last text written: the next is made that large at once, where
+    // growing it would copy the text of thousands of logs several times over.
+    last_length: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Exposition {
-    /// A registry with the exporter's own metrics and no log's yet.
+    /// The exporter's own metrics, and no log's yet.
     pub fn new() -> Result<Exposition, RegistrationError> {
         let registry = Registry::new();
         let alert_threshold = Gauge::new(
@@ -97,22 +82,44 @@ impl Exposition {
         build_info.set(1);
         registry.register(Box::new(alert_threshold.clone()))?;
         registry.register(Box::new(build_info))?;
+        let buckets = |bounds| {
+            Buckets::new(bounds).map(Arc::new).ok_or_else(|| {
+                prometheus::Error::Msg(format!("histogram bounds {bounds:?} are not usable"))
+            })
+        };
         Ok(Exposition {
             registry,
             alert_threshold,
-            folding: Arc::default(),
+            logs: Arc::default(),
+            last_length: Arc::default(),
+            buckets: Arc::new(HistogramBuckets {
+                response_size: buckets(&RESPONSE_SIZE_BUCKETS)?,
+                duration: buckets(&DURATION_BUCKETS)?,
+            }),
         })
     }
 
-    /// Registers the metrics of one log, whose series are labelled `log="name"` when it is
-    /// named (as every log is when several are followed).
+    /// Adds the metrics of one log, whose series are labelled `log="name"` when it is named
+    /// (as every log is when several are followed). Names are unique, and either every log
+    /// of an exposition has one or it has one log without.
     pub fn log(&self, name: Option<&str>) -> Result<ExporterMetrics, RegistrationError> {
-        ExporterMetrics::register(self.clone(), name)
+        let mut logs = self.fold();
+        let labelled = *logs.labelled.get_or_insert(name.is_some());
+        let key = name.unwrap_or_default().to_owned();
+        if labelled != name.is_some() || logs.by_name.contains_key(&key) {
+            return Err(prometheus::Error::AlreadyReg);
+        }
+        let counts = Arc::new(LogCounts::new(name.map(str::to_owned)));
+        logs.by_name.insert(key, Arc::clone(&counts));
+        Ok(ExporterMetrics {
+            exposition: self.clone(),
+            counts,
+        })
     }
 
-    fn fold(&self) -> MutexGuard<'_, ()> {
-        // The guarded data is (); a panic elsewhere while holding it leaves nothing broken.
-        self.folding.lock().unwrap_or_else(PoisonError::into_inner)
+    fn fold(&self) -> MutexGuard<'_, Logs> {
+        // Counts only; a panic elsewhere while holding it leaves nothing broken.
+        self.logs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Registers the count of console reports dropped while stdout was not being read.
@@ -133,176 +140,101 @@ impl Exposition {
     /// [`Exposition::encode`], calling `mark` first while no log folds: what `mark` reads of
     /// the pipelines' progress is exactly what the text shows.
     pub fn encode_marking(&self, mark: impl FnOnce()) -> String {
-        let families = {
-            let _whole = self.fold();
-            mark();
-            self.registry.gather()
-        };
-        let mut text = String::new();
+        let mut text = String::with_capacity(self.last_length.load(Ordering::Relaxed) + 4096);
         prometheus::TextEncoder::new()
-            .encode_utf8(&families, &mut text)
+            .encode_utf8(&self.registry.gather(), &mut text)
             .expect("writing to a String cannot fail");
+        let logs = self.fold();
+        mark();
+        logs.write(&mut text, &self.buckets);
+        self.last_length.store(text.len(), Ordering::Relaxed);
         text
     }
 }
 
+/// The metrics of one log, in an [`Exposition`].
+#[derive(Clone)]
+pub struct ExporterMetrics {
+    /// Where they are served from.
+    pub exposition: Exposition,
+    counts: Arc<LogCounts>,
+}
+
 impl ExporterMetrics {
-    /// Builds and registers every metric in a new registry, for one log and no label naming it.
+    /// The metrics of one log without a label naming it, in an exposition of its own.
     pub fn new() -> Result<ExporterMetrics, RegistrationError> {
         Exposition::new()?.log(None)
     }
 
-    /// Takes this log's series out of the registry: its file is no longer followed.
+    /// Takes this log's series out of the exposition: its file is no longer followed.
     pub fn remove(&self) {
-        for collector in self.log_collectors() {
-            // Only what was registered is unregistered; nothing else can fail.
-            let _ = self.exposition.registry.unregister(collector);
+        let mut logs = self.exposition.fold();
+        let key = self.counts.name.clone().unwrap_or_default();
+        if logs
+            .by_name
+            .get(&key)
+            .is_some_and(|counts| Arc::ptr_eq(counts, &self.counts))
+        {
+            logs.by_name.remove(&key);
         }
     }
 
-    fn log_collectors(&self) -> [Box<dyn prometheus::core::Collector>; 11] {
-        [
-            Box::new(self.requests.clone()),
-            Box::new(self.response_size.clone()),
-            Box::new(self.duration.clone()),
-            Box::new(self.upstream_duration.clone()),
-            Box::new(self.parse_errors.clone()),
-            Box::new(self.lines_read.clone()),
-            Box::new(self.bytes_read.clone()),
-            Box::new(self.directives.clone()),
-            Box::new(self.rotations.clone()),
-            Box::new(self.file_open.clone()),
-            Box::new(self.last_record_timestamp.clone()),
-        ]
+    /// Counts lines read from the log, whatever they turned out to be.
+    pub fn add_lines_read(&self, lines: u64) {
+        self.counts.lines_read.fetch_add(lines, Ordering::Relaxed);
     }
 
-    fn register(
-        exposition: Exposition,
-        name: Option<&str>,
-    ) -> Result<ExporterMetrics, RegistrationError> {
-        let log_label: HashMap<String, String> = name
-            .map(|name| (LOG_LABEL.to_owned(), name.to_owned()))
-            .into_iter()
-            .collect();
-        let opts = |name: &str, help: &str| Opts::new(name, help).const_labels(log_label.clone());
-        let requests = IntCounterVec::new(
-            opts(
-                "accesslog_http_requests_total",
-                "HTTP requests read from the access log.",
-            ),
-            &["section", "method", "status"],
-        )?;
-        let histogram = |name: &str, help: &str, bounds: &'static [f64]| {
-            ClassHistogram::new(name, help, bounds, log_label.clone())
-        };
-        let response_size = histogram(
-            "accesslog_http_response_size_bytes",
-            "Size of HTTP responses read from the access log.",
-            &RESPONSE_SIZE_BUCKETS,
-        )?;
-        let duration = histogram(
-            "accesslog_http_request_duration_seconds",
-            "Time taken to serve HTTP requests, for log formats that record it.",
-            &DURATION_BUCKETS,
-        )?;
-        let upstream_duration = histogram(
-            "accesslog_http_upstream_duration_seconds",
-            "Time spent waiting for upstream servers, summed over those tried, for log formats \
-             that record it.",
-            &DURATION_BUCKETS,
-        )?;
-        let parse_errors = IntCounterVec::new(
-            opts(
-                "accesslog_parse_errors_total",
-                "Log lines that are not access-log records.",
-            ),
-            &["reason"],
-        )?;
-        let lines_read = IntCounter::with_opts(opts(
-            "accesslog_lines_read_total",
-            "Lines read from the log.",
-        ))?;
-        let bytes_read = IntCounter::with_opts(opts(
-            "accesslog_bytes_read_total",
-            "Bytes read from the log.",
-        ))?;
-        let directives = IntCounter::with_opts(opts(
-            "accesslog_directives_total",
-            "W3C directive lines (#Fields and others) read from the log.",
-        ))?;
-        let rotations = IntCounterVec::new(
-            opts(
-                "accesslog_log_rotations_total",
-                "Rotations of the log file seen.",
-            ),
-            &["kind"],
-        )?;
-        let file_open = IntGauge::with_opts(opts(
-            "accesslog_log_file_open",
-            "1 while the file at the log path is open for reading, 0 otherwise.",
-        ))?;
-        let last_record_timestamp = Gauge::with_opts(opts(
-            "accesslog_last_record_timestamp_seconds",
-            "Log timestamp of the last record read, in seconds since the epoch.",
-        ))?;
-        // Series that should read 0 rather than be absent before the first event.
-        for reason in [
-            "empty",
-            "syntax",
-            "timestamp",
-            "status",
-            "bytes",
-            "w3c_layout",
-            "too_long",
-        ] {
-            parse_errors.with_label_values(&[reason]);
-        }
-        for kind in ["rename", "truncate"] {
-            rotations.with_label_values(&[kind]);
-        }
-
-        let metrics = ExporterMetrics {
-            exposition,
-            requests,
-            response_size,
-            duration,
-            upstream_duration,
-            parse_errors,
-            lines_read,
-            bytes_read,
-            directives,
-            rotations,
-            file_open,
-            last_record_timestamp,
-        };
-        for collector in metrics.log_collectors() {
-            metrics.exposition.registry.register(collector)?;
-        }
-        Ok(metrics)
+    /// Counts bytes read from the log.
+    pub fn add_bytes_read(&self, bytes: u64) {
+        self.counts.bytes_read.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// Counts a line that is not a record, under a fixed reason.
+    /// Counts a W3C directive line (`#Fields:` …), which is neither a hit nor an error.
+    pub fn count_directive(&self) {
+        self.counts.directives.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a line that is not a record, under one of the fixed reasons.
     pub fn count_parse_error(&self, reason: &'static str) {
-        self.parse_errors.with_label_values(&[reason]).inc();
+        let index = PARSE_ERROR_REASONS.iter().position(|&r| r == reason);
+        debug_assert!(index.is_some(), "unknown reason {reason}");
+        let counter = &self.counts.parse_errors[index.unwrap_or(0)];
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a rotation: `rename` or `truncate`.
     pub fn count_rotation(&self, kind: &'static str) {
-        self.rotations.with_label_values(&[kind]).inc();
+        let index = ROTATION_KINDS.iter().position(|&k| k == kind);
+        debug_assert!(index.is_some(), "unknown rotation {kind}");
+        let counter = &self.counts.rotations[index.unwrap_or(0)];
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Keeps scrapes out until dropped: what is folded into the registry meanwhile is seen
-    /// whole by the next scrape. Held while counts are folded in and while a scrape gathers:
-    /// the registry gathers family by family, and requests come before lines read.
-    pub fn fold(&self) -> MutexGuard<'_, ()> {
-        self.exposition.fold()
+    /// Whether the file at the log path is open for reading.
+    pub fn set_file_open(&self, open: bool) {
+        self.counts
+            .file_open
+            .store(i64::from(open), Ordering::Relaxed);
+    }
+
+    /// Keeps scrapes out until dropped: what is folded in meanwhile is seen whole by the next
+    /// scrape.
+    pub fn fold(&self) -> FoldGuard<'_> {
+        FoldGuard(self.exposition.fold())
     }
 
     /// The text exposition of every metric served with these, as on `/metrics`.
     pub fn encode(&self) -> String {
         self.exposition.encode()
     }
+
+    fn folded(&self) -> std::sync::MutexGuard<'_, Folded> {
+        self.counts.folded()
+    }
 }
+
+/// Scrapes wait while this is held ([`ExporterMetrics::fold`]).
+pub struct FoldGuard<'a>(#[allow(dead_code)] MutexGuard<'a, Logs>);
 
 /// Bounds on the label values and series of `accesslog_http_requests_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -374,32 +306,40 @@ impl<'a> Hit<'a> {
     }
 }
 
-/// Counts records into the metrics, keeping a local counter per series seen.
+/// Counts records into the metrics, keeping a local count per series seen.
 ///
 /// # Performance
-/// Counting is local (no atomic operation per record); [`RequestRecorder::flush`] folds the
-/// counts into the registry. Until then a scrape does not see them.
+/// Counting is local (no atomic operation or lock per record); [`RequestRecorder::flush`]
+/// folds the counts into the log's. Until then a scrape does not see them.
 pub struct RequestRecorder {
     metrics: ExporterMetrics,
     sections: SectionTable,
     // The series of `accesslog_http_requests_total`, by section id and method index
     // (`section * METHOD_COUNT + method`), then by status id: indexing, where hashing the
     // three or searching the statuses costs more than the counting.
-    requests: Vec<Vec<Option<LocalIntCounter>>>,
+    requests: Vec<Vec<Option<SeriesCount>>>,
     statuses: StatusTable,
     series: usize,
     max_series: usize,
     // Counted in once `max_series` series exist, by status class.
-    overflow: [Option<LocalIntCounter>; 10],
+    overflow: [Option<SeriesCount>; 10],
     response_size: LocalClassHistogram,
     duration: LocalClassHistogram,
     upstream_duration: LocalClassHistogram,
     last_record_timestamp: Option<i64>,
 }
 
+/// A request series' count since the last flush, and where the log keeps its total.
+#[derive(Debug, Clone, Copy)]
+struct SeriesCount {
+    total: usize,
+    pending: u64,
+}
+
 impl RequestRecorder {
     /// A recorder into `metrics` that keeps within `limits`.
     pub fn new(metrics: ExporterMetrics, limits: SeriesLimits) -> RequestRecorder {
+        let buckets = &metrics.exposition.buckets;
         RequestRecorder {
             sections: SectionTable::new(limits.sections),
             requests: Vec::new(),
@@ -407,30 +347,34 @@ impl RequestRecorder {
             series: 0,
             max_series: limits.series,
             overflow: Default::default(),
-            response_size: metrics.response_size.local(),
-            duration: metrics.duration.local(),
-            upstream_duration: metrics.upstream_duration.local(),
+            response_size: LocalClassHistogram::new(Arc::clone(&buckets.response_size)),
+            duration: LocalClassHistogram::new(Arc::clone(&buckets.duration)),
+            upstream_duration: LocalClassHistogram::new(Arc::clone(&buckets.duration)),
             last_record_timestamp: None,
             metrics,
         }
     }
 
-    /// Folds what was counted since the last flush into the registry.
+    /// Folds what was counted since the last flush into the log's counts.
     pub fn flush(&mut self) {
-        for counter in self
+        let mut folded = self.metrics.folded();
+        for series in self
             .requests
-            .iter()
+            .iter_mut()
             .flatten()
-            .chain(&self.overflow)
+            .chain(&mut self.overflow)
             .flatten()
+            .filter(|series| series.pending > 0)
         {
-            counter.flush();
+            folded.requests[series.total].count += series.pending;
+            series.pending = 0;
         }
-        self.response_size.flush();
-        self.duration.flush();
-        self.upstream_duration.flush();
+        let folded = &mut *folded;
+        self.response_size.flush(&mut folded.response_size);
+        self.duration.flush(&mut folded.duration);
+        self.upstream_duration.flush(&mut folded.upstream_duration);
         if let Some(seconds) = self.last_record_timestamp.take() {
-            self.metrics.last_record_timestamp.set(seconds as f64);
+            folded.last_record_timestamp = Some(seconds as f64);
         }
     }
 
@@ -453,12 +397,12 @@ impl RequestRecorder {
         }
         // The parser gives 100–999; anything else would be a bug, caught by the index.
         let status = self.statuses.id(hit.status);
-        let counters = &mut self.requests[pair];
-        if status >= counters.len() {
-            counters.resize_with(status + 1, || None);
+        let counts = &mut self.requests[pair];
+        if status >= counts.len() {
+            counts.resize_with(status + 1, || None);
         }
-        match &mut counters[status] {
-            Some(counter) => counter.inc(),
+        match &mut counts[status] {
+            Some(series) => series.pending += 1,
             None => self.count_in_new_series(section, method, status, hit.status),
         }
 
@@ -476,33 +420,50 @@ impl RequestRecorder {
 
     #[cold]
     fn count_in_new_series(&mut self, section: u32, method: u8, status_id: usize, status: u16) {
-        let metrics = &self.metrics;
         if self.series >= self.max_series {
-            let class = status_class_label(status);
-            self.overflow[usize::from(status / 100)]
-                .get_or_insert_with(|| {
-                    let labels = [OVERFLOW, OVERFLOW, class];
-                    metrics.requests.with_label_values(&labels).local()
-                })
-                .inc();
+            let class = usize::from(status / 100);
+            let metrics = &self.metrics;
+            let overflow = self.overflow[class].get_or_insert_with(|| {
+                let labels = (OVERFLOW, OVERFLOW, status_class_label(status));
+                SeriesCount {
+                    total: add_series(metrics, labels),
+                    pending: 0,
+                }
+            });
+            overflow.pending += 1;
             return;
         }
         self.series += 1;
-        let labels = [
+        let labels = (
             self.sections.label(section),
             method_label(method),
             self.statuses.label(status_id),
-        ];
-        let counter = metrics.requests.with_label_values(&labels).local();
-        counter.inc();
+        );
+        let total = add_series(&self.metrics, labels);
         let pair = section as usize * METHOD_COUNT + usize::from(method);
-        self.requests[pair][status_id] = Some(counter);
+        self.requests[pair][status_id] = Some(SeriesCount { total, pending: 1 });
     }
 
     /// The section table, for inspection.
     pub fn sections(&self) -> &SectionTable {
         &self.sections
     }
+}
+
+/// Starts a request series of the log, at 0 (so a scrape shows it before its first fold, as
+/// the client library's vectors do); returns where its total is kept.
+fn add_series(
+    metrics: &ExporterMetrics,
+    (section, method, status): (&str, &'static str, &str),
+) -> usize {
+    let mut folded = metrics.folded();
+    folded.requests.push(RequestSeries {
+        section: section.into(),
+        method,
+        status: status.into(),
+        count: 0,
+    });
+    folded.requests.len() - 1
 }
 
 #[cfg(test)]

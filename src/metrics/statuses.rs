@@ -8,8 +8,8 @@ use crate::labels::status_class_label;
 /// queries on `status=~"5.."` still count them.
 #[derive(Debug)]
 pub struct StatusTable {
-    // Status code to id; 0: not seen yet.
-    ids: Box<[u16; 1000]>,
+    // Status code to id; 0 or past the end: not seen yet. As long as the highest code seen.
+    ids: Vec<u16>,
     // Label value by id; id 0 is never given.
     labels: Vec<String>,
     codes: usize,
@@ -20,7 +20,7 @@ impl StatusTable {
     /// A table that keeps at most `max` status codes apart.
     pub fn new(max: usize) -> StatusTable {
         StatusTable {
-            ids: Box::new([0; 1000]),
+            ids: Vec::new(),
             labels: vec![String::new()],
             codes: 0,
             max,
@@ -30,9 +30,9 @@ impl StatusTable {
     /// The id of `status` (100–999), adding it if there is room, its class's if not.
     #[inline]
     pub fn id(&mut self, status: u16) -> usize {
-        match self.ids[usize::from(status)] {
-            0 => self.add(status),
-            id => usize::from(id),
+        match self.ids.get(usize::from(status)) {
+            Some(&id) if id != 0 => usize::from(id),
+            _ => self.add(status),
         }
     }
 
@@ -51,8 +51,12 @@ impl StatusTable {
                 self.labels.len() - 1
             }
         };
+        let at = usize::from(status);
+        if at >= self.ids.len() {
+            self.ids.resize(at + 1, 0);
+        }
         // At most 1,000 codes and 10 classes: an id always fits.
-        self.ids[usize::from(status)] = id as u16;
+        self.ids[at] = id as u16;
         id
     }
 
