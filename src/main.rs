@@ -30,8 +30,14 @@ fn main() -> ExitCode {
         }
     };
     match run::run(config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) if error.is_closed_stdout() => ExitCode::SUCCESS,
+        Ok(()) => {
+            report::finish();
+            ExitCode::SUCCESS
+        }
+        Err(error) if error.is_closed_stdout() => {
+            report::finish();
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             report::fatal(error);
             ExitCode::FAILURE

@@ -278,3 +278,45 @@ fn many_logs_in_one_directory_are_counted_exactly_on_one_watcher() {
     assert!(threads(pid) <= 8, "{} threads", threads(pid));
     assert_eq!(inotify_instances(pid), 1);
 }
+
+#[test]
+fn a_stderr_nobody_reads_holds_up_no_counting() {
+    const LOGS: usize = 50;
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..LOGS {
+        append(&dir.path().join(format!("s{i}.log")), &lines("x", 2));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_reader, stderr) = full_pipe();
+    let mut child = Command::new(binary())
+        .args(["--log-file", &format!("{}/*.log", dir.path().display())])
+        .args(["--from-beginning", "--web.listen-address"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .unwrap();
+    // Every file says it is followed, on a stderr that takes nothing: counting goes on.
+    let address = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let counted = std::net::TcpStream::connect(address).ok().map(|_| {
+            sum(
+                &http_get(address, "/metrics").1,
+                "accesslog_lines_read_total",
+            )
+        });
+        if counted == Some(2.0 * LOGS as f64) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "counted {counted:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
