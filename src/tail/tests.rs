@@ -388,3 +388,49 @@ mod model {
         }
     }
 }
+
+#[test]
+fn a_saved_position_resumes_only_in_the_file_it_was_taken_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    fs::write(&path, "one\ntwo\nthree\n").unwrap();
+    let file = fs::File::open(&path).unwrap();
+    let identity = FileIdentity::of(&file.metadata().unwrap());
+    let tailer = |fingerprint| {
+        Tailer::new(TailConfig {
+            path: path.clone(),
+            start_at: StartAt::End,
+            max_line_bytes: 1024,
+            rotate_wait: LONG,
+            resume: Some(Position {
+                identity,
+                offset: 4,
+                fingerprint,
+            }),
+        })
+    };
+    let mut chunk = vec![0; READ_CHUNK_BYTES];
+
+    let mut same = tailer(Fingerprint::of(&file, 4).unwrap());
+    let mut seen = Recorded::default();
+    same.poll(&mut chunk, &mut seen);
+    assert_eq!(seen.lines, ["two", "three"]);
+    assert_eq!(seen.events, ["opened@4"]);
+
+    // The same device and inode, but not the bytes read before: another file got the inode.
+    let other = Fingerprint {
+        bytes: 4,
+        crc32: Fingerprint::of(&file, 4).unwrap().crc32 ^ 1,
+    };
+    let mut reused = tailer(other);
+    let mut seen = Recorded::default();
+    reused.poll(&mut chunk, &mut seen);
+    assert_eq!(seen.lines, ["one", "two", "three"]);
+    assert_eq!(
+        seen.events,
+        [
+            "stale: the file there now is another one with the same inode",
+            "opened@0"
+        ]
+    );
+}

@@ -218,8 +218,7 @@ impl Following {
             }
             if sweep {
                 last_sweep = now;
-                let busy = self.logs.iter().filter(|(_, log)| !log.tailer.is_idle());
-                dirty.extend(busy.map(|(&id, _)| id));
+                dirty.extend(self.busy());
                 continue;
             }
             if polling_due || unknown_change {
@@ -233,6 +232,12 @@ impl Following {
             }
         }
         // Their series and positions stay: the last scrape and the last save come after.
+    }
+
+    /// The logs a `stat` finds changed, or that must be read to know.
+    fn busy(&self) -> Vec<LogId> {
+        let busy = self.logs.iter().filter(|(_, log)| !log.tailer.is_idle());
+        busy.map(|(&id, _)| id).collect()
     }
 
     /// Reads what was appended to log `id`. Returns whether more is left to read.
@@ -447,7 +452,10 @@ fn fixed_directory(pattern: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod unit {
     use super::*;
 
     #[test]
