@@ -125,7 +125,7 @@ fn main() {
         LINES,
     );
     report(
-        "record -> metrics, then fold into the registry",
+        "record -> metrics, then fold into the log's counts",
         median(|| {
             for record in &records {
                 recorder.record(black_box(record));

@@ -66,7 +66,7 @@ pub struct InputArgs {
     pub log_file: Vec<String>,
 
     /// The most files followed at once; files a glob matches beyond it are not followed.
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_logs: usize,
 
     /// Read what the log already holds before following it (default: start at its end).

@@ -18,7 +18,8 @@ use crate::tail::{Position, TailEvent, TailSink};
 pub trait RecordConsumer {
     /// One record, borrowed from its line.
     fn record(&mut self, record: &Record<'_>);
-    /// Called after every read of the log, at least every poll interval: time has passed.
+    /// Called after every read of the log (and, for the console, at least every poll
+    /// interval): time has passed.
     fn tick(&mut self) {}
 }
 

@@ -1,19 +1,27 @@
-//! accesslog-exporter: follows an HTTP access log and turns every line into Prometheus metrics.
+//! accesslog-exporter: follows HTTP access logs and turns every line into Prometheus metrics.
 //!
 //! # Layout
+//! From the bytes of a log to what the user sees, each layer using only those above it:
 //! - [`parse`]: access-log lines (`&[u8]`) to borrowed records; pure, no I/O, no allocation.
-//! - [`tail`]: follows a log file across rotation and truncation, yielding lines as bytes.
-//! - [`metrics`]: the Prometheus registry, the bounded section table and per-series handles.
+//! - [`tail`]: following files across rotation and truncation ([`tail::Tailer`]), yielding lines
+//!   as bytes; file identity and fingerprints; one watcher for many directories; positions.
 //! - [`labels`]: the bounded label values (methods, overflow, invalid) metrics and monitor share.
-//! - [`logs`]: the logs `--log-file` names (paths, globs, names), each one's `log` label, and
-//!   following them all ([`logs::LogSet`]).
-//! - [`ingest`]: the pipeline from lines to records to metrics, and its reports to the user.
-//! - [`monitor`]: the console monitor: stats per interval and the high-traffic alert.
+//! - [`metrics`]: every log's counts (bounded sections, statuses, series) and the exposition.
+//! - [`monitor`]: the console monitor: stats per interval, the high-traffic alert, and the
+//!   console's own writer.
+//! - [`ingest`]: the pipeline from lines to records to metrics (and the monitor).
+//! - [`logs`]: the logs `--log-file` names (paths, globs, names), the `log` label policy, and
+//!   following them all on one thread ([`logs::LogSet`]).
+//! - [`checkpoint`]: the read positions marked at each scrape and saved between runs.
 //! - [`web`]: the HTTP server for `/metrics` and the landing page.
 //! - [`generate`]: synthetic traffic for demos, tests and benchmarks.
-//! - [`cli`]: command-line flags, validated into a [`cli::Config`].
+//! - [`config`]: what each command runs with, every value checked.
+//! - [`report`]: every line written to stderr; [`shutdown`]: the one stop signal.
+//! - [`run`]: one entry point per command, building the pipeline from a [`config::Config`].
+//! - [`cli`]: command-line flags, validated into a [`config::Config`]; nothing else reads it.
 //!
-//! Data flows one way: bytes → record → (metrics, monitor). `main.rs` wires these together.
+//! Data flows one way: bytes → record → (metrics, monitor). `main.rs` parses the flags, calls
+//! [`run::run`] and prints the one line an error displays as.
 #![deny(missing_docs)]
 
 pub mod checkpoint;

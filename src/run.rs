@@ -179,7 +179,7 @@ pub fn serve(config: ServeConfig) -> Result<(), Error> {
             source,
         })?;
     let local = listener.local_addr().map_err(Error::Runtime)?;
-    raise_open_files_limit();
+    let open_files_room = raise_open_files_limit();
 
     let exposition = Exposition::new()?;
     exposition
@@ -204,6 +204,7 @@ pub fn serve(config: ServeConfig) -> Result<(), Error> {
         console,
         checkpoints: checkpoints.clone(),
         resumed,
+        open_files_room,
     })
     .map_err(Error::Runtime)?;
     let saver = checkpoints
@@ -276,7 +277,7 @@ fn console(
 /// is closed.
 fn monitor(run: MonitorRun) -> Result<(), Error> {
     check_readable(&run.input)?;
-    raise_open_files_limit();
+    let open_files_room = raise_open_files_limit();
     let shutdown = Shutdown::default();
     let console = {
         let shutdown = shutdown.clone();
@@ -289,6 +290,7 @@ fn monitor(run: MonitorRun) -> Result<(), Error> {
         console: Some(console),
         checkpoints: None,
         resumed: Vec::new(),
+        open_files_room,
     })
     .map_err(Error::Runtime)?;
     let result = runtime()?.block_on(async {
@@ -455,18 +457,33 @@ fn check_readable(input: &InputConfig) -> Result<(), Error> {
 }
 
 /// Raises the soft limit on open files to the hard one, as the Go runtime does: each log
-/// followed holds its file open. Left as it is where the system refuses.
-fn raise_open_files_limit() {
+/// followed holds its file open. Returns how many logs fit under it.
+fn raise_open_files_limit() -> usize {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit and setrlimit only read and write the struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    let soft = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return usize::MAX;
         }
-    }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                ..limit
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+        limit.rlim_cur
+    };
+    usize::try_from(soft)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(RESERVED_FILES)
 }
+
+/// Open files kept for what is not a log: listening and scrape connections, the watcher, the
+/// position file, stdio.
+const RESERVED_FILES: usize = 128;

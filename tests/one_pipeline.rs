@@ -320,3 +320,37 @@ fn a_stderr_nobody_reads_holds_up_no_counting() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn no_more_logs_are_followed_than_the_open_files_limit_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..200 {
+        append(&dir.path().join(format!("s{i}.log")), &lines("x", 1));
+    }
+    // A hard limit of 200 open files: 128 are kept for what is not a log.
+    let mut command = Command::new("sh");
+    command.args(["-c", "ulimit -n 200 && exec \"$0\" \"$@\"", binary()]);
+    let mut exporter = Exporter::start_command(
+        command,
+        [
+            "--log-file",
+            &format!("{}/*.log", dir.path().display()),
+            "--from-beginning",
+        ],
+    );
+    exporter.wait_for_stderr("the open-files limit leaves room for 72");
+    let text = exporter.wait_for_value_sum("accesslog_lines_read_total", 72.0);
+    let followed = text
+        .lines()
+        .filter(|l| l.starts_with("accesslog_lines_read_total{"))
+        .count();
+    assert_eq!(followed, 72, "{text}");
+    assert!(
+        !exporter
+            .stderr_seen
+            .iter()
+            .any(|l| l.contains("Too many open files")),
+        "{:#?}",
+        exporter.stderr_seen
+    );
+}

@@ -1,4 +1,6 @@
-//! The metrics the exporter exposes, in a registry built per exporter (never a global one).
+//! The metrics the exporter exposes, in an [`Exposition`] built per exporter (never a global
+//! one): its own metrics in a client-library registry, and every log's counts in one table
+//! written straight to text (see the `families` module for why).
 //!
 //! Label sets are bounded whatever the log holds ([`SeriesLimits`]):
 //! - `section`: at most `sections` distinct values seen first, then [`OVERFLOW`]; requests
@@ -8,10 +10,10 @@
 //!   code's class (`5xx`). `status_class`: `1xx` … `9xx`.
 //! - and at most `series` request series, then one overflow series a status class.
 //!
-//! [`RequestRecorder`] keeps a handle per series it has seen, so counting a record is indexing,
-//! not a label lookup in the client library; and it counts locally (no atomic
-//! operation per line), folding its counts into the registry on [`RequestRecorder::flush`],
-//! which the pipeline calls after every read of the log.
+//! [`RequestRecorder`] keeps a slot per series it has seen, so counting a record is indexing,
+//! not a label lookup; and it counts locally (no atomic operation per line), folding its counts
+//! into the log's on [`RequestRecorder::flush`], which the pipeline calls after every read of
+//! the log.
 
 mod families;
 mod histogram;

@@ -16,8 +16,8 @@ pub trait TailSink {
     }
     /// Something happened to the followed file.
     fn event(&mut self, event: super::TailEvent<'_>);
-    /// A poll is over: what was there has been read. Called at least every poll interval
-    /// while following, so a sink that keeps time can act on it even when no line comes.
+    /// A poll is over: what was there has been read. Called after every poll of the file,
+    /// whether or not it found lines.
     fn polled(&mut self) {}
     /// Before [`TailSink::polled`]: every line before `position` in the file at the log path
     /// has been handed on.

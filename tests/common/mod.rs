@@ -54,7 +54,7 @@ impl Exporter {
         Exporter::start_command_with(Command::new(binary()), args, stdout)
     }
 
-    fn start_command<I, S>(command: Command, args: I) -> Exporter
+    pub fn start_command<I, S>(command: Command, args: I) -> Exporter
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,

@@ -52,6 +52,8 @@ pub struct LogContext {
     pub checkpoints: Option<CheckpointSet>,
     /// Where the last run stopped (`--position-file`).
     pub resumed: Vec<SavedPosition>,
+    /// How many files may be open under the open-files limit: no more logs are followed.
+    pub open_files_room: usize,
 }
 
 /// Follows every file the sources name, each into its own metrics, on one thread.
@@ -275,13 +277,21 @@ impl Following {
             if self.by_path.contains_key(path) {
                 continue;
             }
-            let max_logs = self.context.input.max_logs;
-            if self.logs.len() >= max_logs {
+            let (max_logs, room) = (self.context.input.max_logs, self.context.open_files_room);
+            if self.logs.len() >= max_logs.min(room) {
                 if !self.cap_said {
                     self.cap_said = true;
+                    let cap = if max_logs <= room {
+                        format!("--max-logs {max_logs}")
+                    } else {
+                        format!(
+                            "the open-files limit leaves room for {room}; raise it with \
+                                 ulimit -n or LimitNOFILE="
+                        )
+                    };
                     report::warning(format_args!(
-                        "more than {max_logs} files match --log-file; the rest are not \
-                         followed (--max-logs)"
+                        "more than {} files match --log-file; the rest are not followed ({cap})",
+                        max_logs.min(room)
                     ));
                 }
                 break;

@@ -113,6 +113,7 @@ impl World {
             console: None,
             checkpoints: None,
             resumed: Vec::new(),
+            open_files_room: usize::MAX,
         };
         let (watcher, _) = DirectoryWatcher::new();
         World {
