@@ -354,3 +354,25 @@ fn no_more_logs_are_followed_than_the_open_files_limit_allows() {
         exporter.stderr_seen
     );
 }
+
+#[test]
+fn serve_goes_on_serving_when_its_console_reader_goes_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    append(&log, "");
+    let (reader, stdout) = full_pipe();
+    drop(reader);
+    let mut exporter = Exporter::start_with_stdout(
+        [
+            "--log-file",
+            log.to_str().unwrap(),
+            "--console",
+            "--interval",
+            "1s",
+        ],
+        Stdio::from(stdout),
+    );
+    exporter.wait_for_stderr("stdout was closed: the console stops, serving goes on");
+    append(&log, &lines("after", 3));
+    exporter.wait_for_value("accesslog_lines_read_total", 3.0);
+}

@@ -457,7 +457,8 @@ pub fn directory_of(path: &Path) -> &Path {
     }
 }
 
-/// Opens the log at `path` for reading: a regular file, or an error saying what else it is.
+/// Opens the log (or position file) at `path` for reading: a regular file, or an error saying
+/// what else it is.
 ///
 /// The open does not block: opening a FIFO for reading would wait for a writer, and the
 /// follower with it.

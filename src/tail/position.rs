@@ -87,25 +87,10 @@ fn invalid(message: String) -> io::Error {
     )
 }
 
-/// Opens `path` for reading if it is a regular file, without waiting (a FIFO would block).
+/// Opens `path` for reading if it is a regular file, without waiting (a FIFO would block),
+/// as a log is opened.
 fn open_regular(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let kind = file.metadata()?.file_type();
-    let other = match () {
-        () if kind.is_file() => return Ok(file),
-        () if kind.is_dir() => "a directory",
-        () if kind.is_fifo() => "a FIFO",
-        () if kind.is_socket() => "a socket",
-        () if kind.is_char_device() || kind.is_block_device() => "a device",
-        () => "not a file",
-    };
-    Err(io::Error::other(format!(
-        "is {other}, expected a regular file"
-    )))
+    super::open_log(path).map(|(file, _)| file)
 }
 
 fn parse(text: &str) -> Option<Vec<SavedPosition>> {
