@@ -228,8 +228,6 @@ impl Following {
             }
             if polling_due {
                 dirty.extend(self.always_polled.iter().copied());
-            }
-            if polling_due {
                 last_poll = now;
             }
         }
