@@ -77,7 +77,8 @@ pub struct InputArgs {
     #[allow(missing_docs)]
     pub parse: ParseArgs,
 
-    /// How often the log is checked when no file-system event says it changed.
+    /// How often a log no file-system event tells of is checked (a directory without events,
+    /// a linked path, a rotated file still written).
     #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
 
