@@ -215,6 +215,7 @@ pub fn serve(config: ServeConfig) -> Result<(), Error> {
         .map_err(Error::Runtime)?;
 
     let site = Site {
+        auth: web::AuthChecks::new(&exposition, &security.users)?,
         metrics: exposition,
         telemetry_path: config.telemetry_path.clone(),
         checkpoints,

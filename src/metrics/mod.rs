@@ -28,7 +28,7 @@ pub use statuses::StatusTable;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use prometheus::{Gauge, IntCounter, IntGauge, Opts, Registry};
+use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use crate::labels::{method_index, method_label, status_class_label, INVALID_METHOD, METHOD_COUNT};
 use crate::parse::{section, Record, Request};
@@ -132,6 +132,23 @@ impl Exposition {
         )?;
         self.registry.register(Box::new(dropped.clone()))?;
         Ok(dropped)
+    }
+
+    /// Registers the count of refused credentials by `reason`, each of `reasons` shown from the
+    /// start.
+    pub fn auth_failures(&self, reasons: &[&str]) -> Result<IntCounterVec, RegistrationError> {
+        let failures = IntCounterVec::new(
+            Opts::new(
+                "accesslog_http_auth_failures_total",
+                "Requests refused by basic auth, by reason.",
+            ),
+            &["reason"],
+        )?;
+        for reason in reasons {
+            failures.with_label_values(&[reason]);
+        }
+        self.registry.register(Box::new(failures.clone()))?;
+        Ok(failures)
     }
 
     /// The text exposition of every metric, as served on `/metrics`.

@@ -165,20 +165,115 @@ fn tls_acceptor(
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Users and their bcrypt hashes, with the credentials already verified remembered.
+/// Wrong credentials remembered, so that a repeated one is refused without hashing it again.
+pub const FAILED_REMEMBERED: usize = 4096;
+
+/// Why credentials were refused: the `reason` of `accesslog_http_auth_failures_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `Authorization` header.
+    Missing,
+    /// Not `Basic` with base64 of `user:password`.
+    Malformed,
+    /// A user not in the file.
+    UnknownUser,
+    /// A known user with another password.
+    WrongPassword,
+    /// The check could not start within its deadline (others were being checked).
+    Busy,
+}
+
+impl AuthFailure {
+    /// Every reason, in label order.
+    pub const ALL: [AuthFailure; 5] = [
+        AuthFailure::Busy,
+        AuthFailure::Malformed,
+        AuthFailure::Missing,
+        AuthFailure::UnknownUser,
+        AuthFailure::WrongPassword,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "missing",
+            AuthFailure::Malformed => "malformed",
+            AuthFailure::UnknownUser => "unknown_user",
+            AuthFailure::WrongPassword => "wrong_password",
+            AuthFailure::Busy => "busy",
+        }
+    }
+}
+
+/// What a request's credentials come to before any hashing.
+pub enum Verdict {
+    /// Let in: no users are configured, or these credentials were verified before.
+    Allowed,
+    /// Refused at once.
+    Refused(AuthFailure),
+    /// To be decided by a bcrypt check ([`BasicAuth::verify`]), slow on purpose.
+    Check(PendingCheck),
+}
+
+/// Credentials waiting for their bcrypt check.
+pub struct PendingCheck {
+    key: u64,
+    password: String,
+    // `None` for an unknown user, checked against the dummy hash.
+    hash: Option<String>,
+}
+
+/// Users and their bcrypt hashes, with the credentials already verified and those recently
+/// refused remembered (as keyed hashes, never the passwords).
+///
+/// An unknown user's password is checked against a dummy hash of the users' own cost, so it
+/// takes as long as a known user's: user names cannot be told apart by timing.
 #[derive(Clone, Default)]
 pub struct BasicAuth {
     users: Arc<BTreeMap<String, String>>,
+    dummy: Arc<String>,
     // bcrypt is slow on purpose (tens of milliseconds a check): a scraper sending the same
-    // credentials every few seconds is checked once. Kept as keyed hashes, not passwords.
+    // credentials every few seconds is checked once.
     verified: Arc<Mutex<HashSet<u64>>>,
+    failed: Arc<Mutex<Remembered>>,
     keys: RandomState,
+}
+
+/// A bounded set: the oldest key goes when a new one comes past the bound.
+#[derive(Default)]
+struct Remembered {
+    keys: HashSet<u64>,
+    order: std::collections::VecDeque<u64>,
+}
+
+impl Remembered {
+    fn insert(&mut self, key: u64) {
+        if self.keys.insert(key) {
+            self.order.push_back(key);
+            if self.order.len() > FAILED_REMEMBERED {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.keys.remove(&oldest);
+                }
+            }
+        }
+    }
+}
+
+/// The cost of a bcrypt hash (`$2y$10$…` → 10).
+fn cost_of(hash: &str) -> Option<u32> {
+    hash.split('$').nth(2)?.parse().ok()
 }
 
 impl BasicAuth {
     fn new(users: BTreeMap<String, String>) -> BasicAuth {
+        let dummy = match users.values().filter_map(|hash| cost_of(hash)).max() {
+            Some(cost) => bcrypt::hash("accesslog-exporter: no such user", cost)
+                .unwrap_or_else(|_| users.values().next().cloned().unwrap_or_default()),
+            None => String::new(),
+        };
         BasicAuth {
             users: Arc::new(users),
+            dummy: Arc::new(dummy),
             ..BasicAuth::default()
         }
     }
@@ -188,41 +283,75 @@ impl BasicAuth {
         self.users.is_empty()
     }
 
-    /// Whether the `Authorization` header's value names a user with the right password.
-    pub fn allows(&self, authorization: Option<&[u8]>) -> bool {
+    /// What the `Authorization` header's value comes to without hashing anything.
+    pub fn check(&self, authorization: Option<&[u8]>) -> Verdict {
         if self.is_open() {
-            return true;
+            return Verdict::Allowed;
         }
-        let Some(credentials) = authorization
-            .and_then(|value| value.strip_prefix(b"Basic "))
-            .and_then(|encoded| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .ok()
-            })
-        else {
-            return false;
+        let Some(authorization) = authorization else {
+            return Verdict::Refused(AuthFailure::Missing);
+        };
+        let Some(credentials) = authorization.strip_prefix(b"Basic ").and_then(|encoded| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+        }) else {
+            return Verdict::Refused(AuthFailure::Malformed);
         };
         let Some((user, password)) = std::str::from_utf8(&credentials)
             .ok()
             .and_then(|text| text.split_once(':'))
         else {
-            return false;
+            return Verdict::Refused(AuthFailure::Malformed);
         };
-        let Some(hash) = self.users.get(user) else {
-            return false;
-        };
+        let hash = self.users.get(user);
         let key = self.keys.hash_one((user, password, hash));
-        let verified = || self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-        if verified().contains(&key) {
-            return true;
+        if lock(&self.verified).contains(&key) {
+            return Verdict::Allowed;
         }
-        if bcrypt::verify(password, hash).unwrap_or(false) {
-            verified().insert(key);
-            return true;
+        if lock(&self.failed).keys.contains(&key) {
+            return Verdict::Refused(match hash {
+                Some(_) => AuthFailure::WrongPassword,
+                None => AuthFailure::UnknownUser,
+            });
         }
-        false
+        Verdict::Check(PendingCheck {
+            key,
+            password: password.to_owned(),
+            hash: hash.cloned(),
+        })
     }
+
+    /// The bcrypt check of credentials [`BasicAuth::check`] could not decide, remembered
+    /// either way. Slow on purpose: run it off the threads that serve, one at a time.
+    pub fn verify(&self, check: PendingCheck) -> Result<(), AuthFailure> {
+        let hash = check.hash.as_deref().unwrap_or(&self.dummy);
+        let matches = bcrypt::verify(&check.password, hash).unwrap_or(false);
+        if matches && check.hash.is_some() {
+            lock(&self.verified).insert(check.key);
+            return Ok(());
+        }
+        lock(&self.failed).insert(check.key);
+        Err(match check.hash {
+            Some(_) => AuthFailure::WrongPassword,
+            None => AuthFailure::UnknownUser,
+        })
+    }
+
+    /// Whether the `Authorization` header's value names a user with the right password:
+    /// [`BasicAuth::check`], then [`BasicAuth::verify`] if it must.
+    pub fn allows(&self, authorization: Option<&[u8]>) -> bool {
+        match self.check(authorization) {
+            Verdict::Allowed => true,
+            Verdict::Refused(_) => false,
+            Verdict::Check(check) => self.verify(check).is_ok(),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Sets of keys: a panic while holding one leaves nothing half-done that matters.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -256,6 +385,48 @@ mod tests {
         assert!(!auth.allows(Some(b"Bearer abc")));
         assert!(!auth.allows(None));
         assert!(BasicAuth::default().allows(None), "no users: open");
+    }
+
+    #[test]
+    fn refusals_are_remembered_and_unknown_users_are_hashed_too() {
+        let auth = auth("right");
+        assert_eq!(cost_of(&auth.users["alice"]), Some(4));
+        assert_eq!(
+            cost_of(&auth.dummy),
+            Some(4),
+            "the dummy has the users' cost"
+        );
+        for (credentials, reason) in [
+            ("alice:wrong", AuthFailure::WrongPassword),
+            ("bob:right", AuthFailure::UnknownUser),
+        ] {
+            let Verdict::Check(check) = auth.check(Some(&header(credentials))) else {
+                panic!("{credentials}: checked the first time");
+            };
+            assert_eq!(auth.verify(check), Err(reason));
+            assert!(
+                matches!(auth.check(Some(&header(credentials))), Verdict::Refused(r) if r == reason),
+                "{credentials}: refused without hashing the second time"
+            );
+        }
+        assert!(matches!(
+            auth.check(None),
+            Verdict::Refused(AuthFailure::Missing)
+        ));
+        assert!(matches!(
+            auth.check(Some(b"Basic !!")),
+            Verdict::Refused(AuthFailure::Malformed)
+        ));
+
+        let mut remembered = Remembered::default();
+        for key in 0..FAILED_REMEMBERED as u64 + 10 {
+            remembered.insert(key);
+        }
+        assert_eq!(remembered.keys.len(), FAILED_REMEMBERED);
+        assert!(
+            !remembered.keys.contains(&0)
+                && remembered.keys.contains(&(FAILED_REMEMBERED as u64 + 9))
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 
 use crate::checkpoint::CheckpointSet;
 use crate::metrics::Exposition;
-use config::WebSecurity;
+use config::{AuthFailure, BasicAuth, Verdict, WebSecurity};
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,6 +42,70 @@ pub struct Site {
     pub max_connections: usize,
     /// TLS and the users let in.
     pub security: WebSecurity,
+    /// Turns at the bcrypt check, and the count of refusals.
+    pub auth: AuthChecks,
+}
+
+/// How long a request waits for its turn at a bcrypt check before it is answered 503.
+pub const AUTH_WAIT: Duration = Duration::from_secs(5);
+
+/// Password checks one at a time (bcrypt takes tens of milliseconds of a core on purpose, and a
+/// flood of wrong passwords must not take every core of the web server's host), and the count
+/// of refused credentials by reason.
+#[derive(Clone)]
+pub struct AuthChecks {
+    turn: Arc<Semaphore>,
+    failures: Option<prometheus::IntCounterVec>,
+}
+
+impl AuthChecks {
+    /// One check at a time; refusals counted in `exposition` when `users` are configured.
+    pub fn new(
+        exposition: &Exposition,
+        users: &BasicAuth,
+    ) -> Result<AuthChecks, prometheus::Error> {
+        let reasons = AuthFailure::ALL.map(AuthFailure::label);
+        let failures = match users.is_open() {
+            true => None,
+            false => Some(exposition.auth_failures(&reasons)?),
+        };
+        Ok(AuthChecks {
+            turn: Arc::new(Semaphore::new(1)),
+            failures,
+        })
+    }
+
+    /// Whether the request's credentials let it in: at once from what is remembered, else
+    /// after a bcrypt check in turn, waiting at most [`AUTH_WAIT`] for it.
+    async fn admit(
+        &self,
+        users: &BasicAuth,
+        authorization: Option<&[u8]>,
+    ) -> Result<(), AuthFailure> {
+        let result = match users.check(authorization) {
+            Verdict::Allowed => Ok(()),
+            Verdict::Refused(reason) => Err(reason),
+            Verdict::Check(check) => {
+                let turn = Arc::clone(&self.turn).acquire_owned();
+                match tokio::time::timeout(AUTH_WAIT, turn).await {
+                    Ok(Ok(turn)) => {
+                        let users = users.clone();
+                        let checked = tokio::task::spawn_blocking(move || {
+                            let result = users.verify(check);
+                            drop(turn);
+                            result
+                        });
+                        checked.await.unwrap_or(Err(AuthFailure::Busy))
+                    }
+                    _ => Err(AuthFailure::Busy),
+                }
+            }
+        };
+        if let (Err(reason), Some(failures)) = (result, &self.failures) {
+            failures.with_label_values(&[reason.label()]).inc();
+        }
+        result
+    }
 }
 
 /// Serves `site` on `listener` until `shutdown` completes, then lets open connections finish
@@ -107,17 +171,17 @@ where
     let service = service_fn(move |request: Request<Incoming>| {
         let site = site.clone();
         async move {
-            let users = site.security.users.clone();
+            let users = &site.security.users;
             if !users.is_open() {
-                let authorization = request
-                    .headers()
-                    .get(AUTHORIZATION)
-                    .map(|value| value.as_bytes().to_vec());
-                // bcrypt takes tens of milliseconds on purpose: off the thread serving scrapes.
-                let allowed =
-                    tokio::task::spawn_blocking(move || users.allows(authorization.as_deref()));
-                if !allowed.await.unwrap_or(false) {
-                    return Ok::<_, Infallible>(unauthorized());
+                let authorization = request.headers().get(AUTHORIZATION);
+                let admitted = site
+                    .auth
+                    .admit(users, authorization.map(HeaderValue::as_bytes))
+                    .await;
+                match admitted {
+                    Ok(()) => {}
+                    Err(AuthFailure::Busy) => return Ok::<_, Infallible>(busy()),
+                    Err(_) => return Ok(unauthorized()),
                 }
             }
             Ok(respond(&site, &request))
@@ -129,6 +193,18 @@ where
         .serve_connection(io, service);
     // A client that goes away mid-request is not our error to report.
     let _ = watcher.watch(connection).await;
+}
+
+fn busy() -> Response<Full<Bytes>> {
+    let mut response = with_type(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "text/plain; charset=utf-8",
+        "Too many password checks waiting; try again\n".into(),
+    );
+    response
+        .headers_mut()
+        .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 fn unauthorized() -> Response<Full<Bytes>> {
