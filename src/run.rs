@@ -216,6 +216,7 @@ pub fn serve(config: ServeConfig) -> Result<(), Error> {
 
     let site = Site {
         auth: web::AuthChecks::new(&exposition, &security.users)?,
+        accept_errors: exposition.accept_errors()?,
         metrics: exposition,
         telemetry_path: config.telemetry_path.clone(),
         checkpoints,

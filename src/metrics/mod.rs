@@ -134,6 +134,16 @@ impl Exposition {
         Ok(dropped)
     }
 
+    /// Registers the count of failed accepts of connections to `/metrics`.
+    pub fn accept_errors(&self) -> Result<IntCounter, RegistrationError> {
+        let errors = IntCounter::new(
+            "accesslog_http_accept_errors_total",
+            "Connections the HTTP server failed to accept (out of file descriptors and the like).",
+        )?;
+        self.registry.register(Box::new(errors.clone()))?;
+        Ok(errors)
+    }
+
     /// Registers the count of refused credentials by `reason`, each of `reasons` shown from the
     /// start.
     pub fn auth_failures(&self, reasons: &[&str]) -> Result<IntCounterVec, RegistrationError> {

@@ -44,6 +44,8 @@ pub struct Site {
     pub security: WebSecurity,
     /// Turns at the bcrypt check, and the count of refusals.
     pub auth: AuthChecks,
+    /// Failed accepts (out of file descriptors and the like).
+    pub accept_errors: prometheus::IntCounter,
 }
 
 /// How long a request waits for its turn at a bcrypt check before it is answered 503.
@@ -115,15 +117,23 @@ pub async fn serve(listener: TcpListener, site: Site, shutdown: impl Future<Outp
     let mut shutdown = std::pin::pin!(shutdown);
     let connections = Arc::new(Semaphore::new(site.max_connections));
     let mut refusing = false;
+    let mut accept_failures = AcceptFailures::default();
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                // Out of file descriptors and the like: the next accept may succeed.
+                Ok((stream, _)) => {
+                    accept_failures.backoff = ACCEPT_BACKOFF_FIRST;
+                    stream
+                }
+                // Out of file descriptors (EMFILE, ENFILE) and the like: the next accept may
+                // succeed once connections close, so wait longer each time it fails.
                 Err(error) => {
-                    crate::report::warning(format_args!("accepting a connection: {error}"));
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+                    site.accept_errors.inc();
+                    let wait = accept_failures.failed(&error);
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => continue,
+                        () = &mut shutdown => break,
+                    }
                 }
             },
             () = &mut shutdown => break,
@@ -161,6 +171,53 @@ pub async fn serve(listener: TcpListener, site: Site, shutdown: impl Future<Outp
     }
     drop(listener);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+/// The first wait after a failed accept; it doubles with each failure in a row, up to
+/// [`ACCEPT_BACKOFF_MOST`].
+const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(10);
+/// The longest wait after a failed accept.
+const ACCEPT_BACKOFF_MOST: Duration = Duration::from_secs(1);
+/// Failed accepts are said at most this often, with how many there were.
+const ACCEPT_FAILURES_SAID_EVERY: Duration = Duration::from_secs(60);
+
+/// Failed accepts in a row, and when they were last said.
+struct AcceptFailures {
+    backoff: Duration,
+    unsaid: u64,
+    said: Option<std::time::Instant>,
+}
+
+impl Default for AcceptFailures {
+    fn default() -> Self {
+        AcceptFailures {
+            backoff: ACCEPT_BACKOFF_FIRST,
+            unsaid: 0,
+            said: None,
+        }
+    }
+}
+
+impl AcceptFailures {
+    /// Counts a failure, says it if none was said for a minute; returns how long to wait.
+    fn failed(&mut self, error: &std::io::Error) -> Duration {
+        self.unsaid += 1;
+        if !self
+            .said
+            .is_some_and(|said| said.elapsed() < ACCEPT_FAILURES_SAID_EVERY)
+        {
+            crate::report::warning(format_args!(
+                "accepting connections: {error} ({} failure(s) since the last said; said at most \
+                 once a minute, counted in accesslog_http_accept_errors_total)",
+                self.unsaid
+            ));
+            self.unsaid = 0;
+            self.said = Some(std::time::Instant::now());
+        }
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(ACCEPT_BACKOFF_MOST);
+        wait
+    }
 }
 
 /// Serves the requests of one connection until it closes or the server shuts down.

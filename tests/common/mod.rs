@@ -119,6 +119,13 @@ impl Exporter {
         }
     }
 
+    /// The next stderr line within `limit`, kept with the others seen.
+    pub fn next_stderr_line(&mut self, limit: Duration) -> Option<String> {
+        let line = self.stderr.recv_timeout(limit).ok()?;
+        self.stderr_seen.push(line.clone());
+        Some(line)
+    }
+
     /// GET `path` over a fresh connection; returns status code and body.
     pub fn get(&self, path: &str) -> (u16, String) {
         http_get(self.address, path)
