@@ -412,3 +412,47 @@ fn generate_live_writes_at_the_rate_asked_and_stops_after_its_duration() {
         "whole Combined lines only"
     );
 }
+
+/// A host without a real-time clock logs 1970 until NTP syncs, then 2026: replay skips the
+/// 56 years between, in time and memory bounded by the lines (issue 15). It walked every second
+/// and held each: 5 GB after 20 s.
+#[test]
+fn replay_of_a_log_whose_clock_jumps_56_years_is_bounded_by_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let line = |time: &str, section: &str| {
+        format!("192.0.2.1 - - [{time} +0000] \"GET /{section}/x HTTP/1.1\" 200 1\n")
+    };
+    let mut text = String::new();
+    for second in 0..30 {
+        text.push_str(&line(&format!("01/Jan/1970:00:00:{second:02}"), "boot"));
+    }
+    for second in 0..30 {
+        text.push_str(&line(&format!("02/Dec/2026:10:00:{second:02}"), "synced"));
+    }
+    std::fs::write(&log, text).unwrap();
+    let started = std::time::Instant::now();
+    // Half a gigabyte of address space at most: walking the years would need ten times that.
+    let output = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 500000 && exec \"$0\" \"$@\"", binary()])
+        .args(["replay", log.to_str().unwrap(), "--output", "json"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(took < PATIENCE, "{took:?}");
+    let reports: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let hits: u64 = reports
+        .iter()
+        .filter_map(|report| report["hits"].as_u64())
+        .sum();
+    assert_eq!(hits, 60, "{reports:#?}");
+    assert!(
+        reports.len() < 20,
+        "the quiet years are one report: {}",
+        reports.len()
+    );
+}

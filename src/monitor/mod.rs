@@ -167,6 +167,12 @@ impl Monitor {
         self.settle_latest_second();
         self.settle_latest_interval();
         while self.clock < now {
+            if self.window_hits == 0 && !self.firing {
+                self.skip_quiet_time(now, emit);
+                if self.clock >= now {
+                    break;
+                }
+            }
             let second = self.clock;
             let hits = self.open_seconds.remove(&second).unwrap_or(0);
             self.window.push_back(hits);
@@ -194,6 +200,36 @@ impl Monitor {
                 }));
             }
         }
+    }
+
+    /// Moves the clock over seconds without hits up to the next one with hits (or `now`) at
+    /// once, where walking them would take time and, for a log whose clock jumped years, memory
+    /// without bound. The window holds only empty seconds, so nothing of the alert changes; the
+    /// interval under way is reported at its end as usual, and the empty intervals after it in
+    /// one report spanning them all.
+    fn skip_quiet_time(&mut self, now: i64, emit: &mut impl FnMut(MonitorEvent)) {
+        let next_hit = self.open_seconds.keys().next().copied().unwrap_or(i64::MAX);
+        let until = now.min(next_hit);
+        let interval = i64::from(self.config.interval_seconds);
+        let first_end = self.interval_start(self.clock) + interval;
+        if until <= first_end {
+            // Within the interval under way: the second-by-second walk is short.
+            return;
+        }
+        self.report_interval(first_end, emit);
+        let last_end = self.interval_start(until);
+        if last_end > first_end {
+            emit(MonitorEvent::Stats(IntervalStats::new(0).report(
+                first_end,
+                last_end,
+                self.config.top,
+            )));
+        }
+        self.open_intervals.retain(|&start, _| start >= last_end);
+        let window = self.config.window_seconds as usize;
+        self.window.clear();
+        self.window.resize(window, 0);
+        self.clock = until;
     }
 
     /// Reports the interval under way as if it ended at `end` (the end of a replayed log).
