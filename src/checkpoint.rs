@@ -5,10 +5,10 @@
 //! been read, a crash would lose whatever was read after the last scrape: counted by a process
 //! nobody will scrape again, and not read again by the next one. So a scrape marks the
 //! position, and the mark is what is saved. The pipeline publishes a position as it folds the
-//! counts of the lines before it into the registry, under the lock a scrape marks and gathers
-//! under, so a mark is exactly as far as the counts the scrape shows. After a restart the lines from the saved mark on are
-//! read again: nothing unscraped is skipped, and what is counted twice is at most what was
-//! read between the last save and the last scrape.
+//! counts of the lines before it into the log's counts, under the lock a scrape marks and
+//! writes under, so a mark is exactly as far as the counts the scrape shows. After a restart
+//! the lines from the saved mark on are read again: nothing unscraped is skipped, and what is
+//! counted twice is at most what was read between the last save and the last scrape.
 
 use std::io;
 use std::path::{Path, PathBuf};

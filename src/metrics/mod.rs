@@ -124,24 +124,29 @@ impl Exposition {
         self.logs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Registers one of the exporter's own metrics, and returns it.
+    fn register<C: prometheus::core::Collector + Clone + 'static>(
+        &self,
+        collector: C,
+    ) -> Result<C, RegistrationError> {
+        self.registry.register(Box::new(collector.clone()))?;
+        Ok(collector)
+    }
+
     /// Registers the count of console reports dropped while stdout was not being read.
     pub fn console_reports_dropped(&self) -> Result<IntCounter, RegistrationError> {
-        let dropped = IntCounter::new(
+        self.register(IntCounter::new(
             "accesslog_console_reports_dropped_total",
             "Console reports dropped whole because stdout was not being read (serve --console).",
-        )?;
-        self.registry.register(Box::new(dropped.clone()))?;
-        Ok(dropped)
+        )?)
     }
 
     /// Registers the count of failed accepts of connections to `/metrics`.
     pub fn accept_errors(&self) -> Result<IntCounter, RegistrationError> {
-        let errors = IntCounter::new(
+        self.register(IntCounter::new(
             "accesslog_http_accept_errors_total",
             "Connections the HTTP server failed to accept (out of file descriptors and the like).",
-        )?;
-        self.registry.register(Box::new(errors.clone()))?;
-        Ok(errors)
+        )?)
     }
 
     /// Registers the count of refused credentials by `reason`, each of `reasons` shown from the
@@ -157,8 +162,7 @@ impl Exposition {
         for reason in reasons {
             failures.with_label_values(&[reason]);
         }
-        self.registry.register(Box::new(failures.clone()))?;
-        Ok(failures)
+        self.register(failures)
     }
 
     /// The text exposition of every metric, as served on `/metrics`.
