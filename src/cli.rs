@@ -131,7 +131,9 @@ pub struct WebArgs {
     )]
     pub telemetry_path: String,
 
-    /// Connections served at once; more are answered 503 and closed.
+    /// Connections open at once. Past it, the one that has done nothing for longest (idle, or
+    /// stalled on a client not reading) is closed to make room; a new connection is answered
+    /// 503 only when every one is answering a request.
     #[arg(long = "web.max-connections", value_name = "N", default_value_t = 64)]
     pub max_connections: usize,
 

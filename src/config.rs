@@ -72,7 +72,7 @@ pub struct ServeConfig {
     pub listen_address: SocketAddr,
     /// The metrics path.
     pub telemetry_path: String,
-    /// Connections served at once.
+    /// Connections open at once.
     pub max_connections: usize,
     /// TLS and basic auth, if any.
     pub web_config_file: Option<PathBuf>,
@@ -132,7 +132,7 @@ pub struct DemoConfig {
     pub listen_address: SocketAddr,
     /// The metrics path.
     pub telemetry_path: String,
-    /// Connections served at once.
+    /// Connections open at once.
     pub max_connections: usize,
     /// TLS and basic auth, if any.
     pub web_config_file: Option<PathBuf>,

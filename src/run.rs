@@ -217,10 +217,10 @@ pub fn serve(config: ServeConfig) -> Result<(), Error> {
     let site = Site {
         auth: web::AuthChecks::new(&exposition, &security.users)?,
         accept_errors: exposition.accept_errors()?,
+        connections: web::Connections::new(&exposition, config.max_connections)?,
         metrics: exposition,
         telemetry_path: config.telemetry_path.clone(),
         checkpoints,
-        max_connections: config.max_connections,
         security,
     };
     let result = runtime()?.block_on(async {

@@ -237,3 +237,67 @@ fn a_bad_web_config_file_is_one_clear_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_connection_refused_for_want_of_a_slot_is_answered_503_over_tls() {
+    if !real_clients_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    server_certificate(dir.path());
+    // A slow password check keeps the one slot answering for seconds.
+    let hash = bcrypt::hash("s3cret", 13).unwrap();
+    std::fs::write(
+        dir.path().join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n\
+             basic_auth_users:\n  alice: {hash}\n"
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("access.log");
+    append(&log, "");
+    let exporter = Exporter::start([
+        "--log-file".as_ref(),
+        log.as_os_str(),
+        "--web.max-connections".as_ref(),
+        "1".as_ref(),
+        "--web.config.file".as_ref(),
+        dir.path().join("web.yml").as_os_str(),
+    ]);
+    let url = format!("https://127.0.0.1:{}/metrics", exporter.address.port());
+    let holder = || {
+        Command::new("curl")
+            .args([
+                "--silent",
+                "--output",
+                "/dev/null",
+                "--cacert",
+                "server.crt",
+            ])
+            .args(["--user", "alice:wrong", &url])
+            .current_dir(dir.path())
+            .spawn()
+            .expect("curl")
+    };
+    let mut holding = holder();
+    // Until the server has read the holder's request, the one of the two that came first is
+    // idle, and the other takes its slot: the newcomer is answered 401 at once, or closed when
+    // the holder connected last. The holder is sent again if it was closed.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let (code, status, body) = curl(dir.path(), &["--cacert", "server.crt", &url]);
+        if status == "503" {
+            assert_eq!(code, 0, "an HTTP answer over TLS");
+            assert!(body.ends_with("try again\n"), "{body}");
+            break;
+        }
+        assert!(status == "401" || code != 0, "{code} {status}");
+        if holding.try_wait().unwrap().is_some() {
+            holding = holder();
+        }
+        assert!(std::time::Instant::now() < deadline, "never refused");
+    }
+    let _ = holding.kill();
+    let _ = holding.wait();
+}

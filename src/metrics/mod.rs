@@ -149,6 +149,47 @@ impl Exposition {
         )?)
     }
 
+    /// Registers the gauge of connections open to the HTTP server.
+    pub fn connections_open(&self) -> Result<IntGauge, RegistrationError> {
+        self.register(IntGauge::new(
+            "accesslog_http_connections_open",
+            "Connections open to the HTTP server.",
+        )?)
+    }
+
+    /// Registers the count of connections answered 503 because every slot was answering.
+    pub fn connections_refused(&self) -> Result<IntCounter, RegistrationError> {
+        self.register(IntCounter::new(
+            "accesslog_http_connections_refused_total",
+            "Connections answered 503 because every connection slot was answering a request.",
+        )?)
+    }
+
+    /// Registers the count of connections closed to make room, by `state`.
+    pub fn connections_evicted(&self) -> Result<IntCounterVec, RegistrationError> {
+        self.register(IntCounterVec::new(
+            Opts::new(
+                "accesslog_http_connections_evicted_total",
+                "Connections closed to make room for a new one, by what they were doing: idle \
+                 (between requests or not done sending one) or stalled (the client not reading \
+                 its answer).",
+            ),
+            &["state"],
+        )?)
+    }
+
+    /// Registers the count of connections closed at a deadline, by `phase`.
+    pub fn connections_timed_out(&self) -> Result<IntCounterVec, RegistrationError> {
+        self.register(IntCounterVec::new(
+            Opts::new(
+                "accesslog_http_connections_timed_out_total",
+                "Connections closed because a deadline passed, by phase: handshake (TLS), \
+                 request (its headers not sent in 10 s) or response (its answer not read in 30 s).",
+            ),
+            &["phase"],
+        )?)
+    }
+
     /// Registers the count of refused credentials by `reason`, each of `reasons` shown from the
     /// start.
     pub fn auth_failures(&self, reasons: &[&str]) -> Result<IntCounterVec, RegistrationError> {

@@ -2,6 +2,9 @@
 //! over TLS and behind basic auth when `--web.config.file` says so ([`config`]).
 
 pub mod config;
+mod connections;
+
+pub use connections::{Connections, RESPONSE_DEADLINE};
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,9 +26,15 @@ use tokio::sync::Semaphore;
 use crate::checkpoint::CheckpointSet;
 use crate::metrics::Exposition;
 use config::{AuthFailure, BasicAuth, Verdict, WebSecurity};
+use connections::{Activity, Admission, Phase, Tracked, REQUEST_BUFFER_BYTES};
 
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to finish the TLS handshake, and to send its request headers
+/// (counted again from each answer written, so also how long a connection may sit idle).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a refused connection gets to send its request before it is closed unanswered.
+const REFUSAL_DEADLINE: Duration = Duration::from_secs(1);
+/// Refused connections answered at once; past it they are closed unanswered.
+const REFUSALS_AT_ONCE: usize = 16;
 /// How long open connections get to finish after shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
@@ -38,8 +47,8 @@ pub struct Site {
     pub telemetry_path: String,
     /// Marked at every scrape, when the read position is kept between runs.
     pub checkpoints: Option<CheckpointSet>,
-    /// Connections served at once; more are answered 503 and closed.
-    pub max_connections: usize,
+    /// The connections open, and which to close when a new one needs room.
+    pub connections: Connections,
     /// TLS and the users let in.
     pub security: WebSecurity,
     /// Turns at the bcrypt check, and the count of refusals.
@@ -115,7 +124,8 @@ impl AuthChecks {
 pub async fn serve(listener: TcpListener, site: Site, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
-    let connections = Arc::new(Semaphore::new(site.max_connections));
+    let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
+    let connections = site.connections.clone();
     let mut refusing = false;
     let mut accept_failures = AcceptFailures::default();
     loop {
@@ -138,36 +148,52 @@ pub async fn serve(listener: TcpListener, site: Site, shutdown: impl Future<Outp
             },
             () = &mut shutdown => break,
         };
-        // Each connection holds a permit until it closes; stalled clients are cut off by
-        // the header read timeout, so permits come back.
-        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
-            if !refusing {
-                crate::report::warning(format_args!(
-                    "{} connections open; answering 503 to more",
-                    site.max_connections
-                ));
-                refusing = true;
+        let slot = match connections.admit() {
+            Admission::Slot(slot) => slot,
+            Admission::Refused => {
+                if !refusing {
+                    crate::report::warning(format_args!(
+                        "{} connections open and every one answering a request; answering 503 \
+                         to more",
+                        connections.cap()
+                    ));
+                    refusing = true;
+                }
+                if let Ok(turn) = Arc::clone(&refusals).try_acquire_owned() {
+                    let tls = site.security.tls.clone();
+                    tokio::spawn(async move {
+                        let deadline = REFUSAL_DEADLINE * 2;
+                        let _ = tokio::time::timeout(deadline, refuse(stream, tls)).await;
+                        drop(turn);
+                    });
+                }
+                continue;
             }
-            refuse(stream);
-            continue;
         };
         refusing = false;
+        let id = slot.id();
         let (site, watcher) = (site.clone(), graceful.watcher());
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
+            let activity = slot.activity();
+            let stream = Tracked::new(stream, &slot);
             match site.security.tls.clone() {
                 Some(acceptor) => {
                     // Plain HTTP sent to a TLS port fails here, and a client that stalls in
                     // the handshake is let go like one that stalls in its headers.
-                    let handshake =
-                        tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream));
-                    if let Ok(Ok(stream)) = handshake.await {
-                        serve_connection(TokioIo::new(stream), site, watcher).await;
+                    let handshake = tokio::time::timeout(REQUEST_DEADLINE, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(TokioIo::new(stream), site, activity, watcher).await
+                        }
+                        Ok(Err(_)) => {}
+                        Err(_) => site.connections.timed_out(Phase::Handshake),
                     }
                 }
-                None => serve_connection(TokioIo::new(stream), site, watcher).await,
+                None => serve_connection(TokioIo::new(stream), site, activity, watcher).await,
             }
-            drop(permit);
+            drop(slot);
         });
+        connections.serving(id, task.abort_handle());
     }
     drop(listener);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
@@ -221,12 +247,14 @@ impl AcceptFailures {
 }
 
 /// Serves the requests of one connection until it closes or the server shuts down.
-async fn serve_connection<I>(io: I, site: Site, watcher: Watcher)
+async fn serve_connection<I>(io: I, site: Site, activity: Arc<Activity>, watcher: Watcher)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    let connections = site.connections.clone();
     let service = service_fn(move |request: Request<Incoming>| {
         let site = site.clone();
+        let answering = activity.answering();
         async move {
             let users = &site.security.users;
             if !users.is_open() {
@@ -241,15 +269,60 @@ where
                     Err(_) => return Ok(unauthorized()),
                 }
             }
-            Ok(respond(&site, &request))
+            let response = respond(&site, &request);
+            drop(answering);
+            Ok(response)
         }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(REQUEST_DEADLINE)
+        .max_buf_size(REQUEST_BUFFER_BYTES)
         .serve_connection(io, service);
-    // A client that goes away mid-request is not our error to report.
-    let _ = watcher.watch(connection).await;
+    // A client that goes away mid-request is not our error to report; one that took too
+    // long to send its request is counted.
+    if let Err(error) = watcher.watch(connection).await {
+        if error.is_timeout() {
+            connections.timed_out(Phase::Request);
+        }
+    }
+}
+
+/// Answers a connection refused for want of a slot with a 503, over TLS when the port is TLS,
+/// once its request is read; one that sends none within [`REFUSAL_DEADLINE`] is closed.
+async fn refuse(stream: tokio::net::TcpStream, tls: Option<tokio_rustls::TlsAcceptor>) {
+    let service = service_fn(|_: Request<Incoming>| async {
+        let mut response = with_type(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            "Every connection is answering a request; try again\n".into(),
+        );
+        response
+            .headers_mut()
+            .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        Ok::<_, Infallible>(response)
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(REFUSAL_DEADLINE)
+        .max_buf_size(REQUEST_BUFFER_BYTES)
+        .keep_alive(false);
+    match tls {
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(REFUSAL_DEADLINE, acceptor.accept(stream));
+            if let Ok(Ok(stream)) = handshake.await {
+                let _ = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            }
+        }
+        None => {
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        }
+    }
 }
 
 fn busy() -> Response<Full<Bytes>> {
@@ -275,14 +348,6 @@ fn unauthorized() -> Response<Full<Bytes>> {
         HeaderValue::from_static("Basic realm=\"accesslog-exporter\""),
     );
     response
-}
-
-/// Answers a connection over the limit without reading its request, and closes it.
-fn refuse(stream: tokio::net::TcpStream) {
-    const BUSY: &[u8] =
-        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    // A new connection's socket buffer takes it whole, and nothing waits on the client.
-    let _ = stream.try_write(BUSY);
 }
 
 fn respond(site: &Site, request: &Request<Incoming>) -> Response<Full<Bytes>> {
