@@ -65,6 +65,27 @@ pub struct AlertChange {
     pub time: i64,
 }
 
+/// The clock the monitor runs on, which can jump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The log's timestamps (`replay`).
+    Log,
+    /// The system's wall clock (a followed log).
+    System,
+}
+
+/// The clock the monitor runs on went from one time to another without the time between
+/// passing: the alert window starts again, empty, at `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockJump {
+    /// Which clock.
+    pub clock: Clock,
+    /// The time it was at (Unix seconds).
+    pub from: i64,
+    /// The time it went to.
+    pub to: i64,
+}
+
 /// What the monitor has to say.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MonitorEvent {
@@ -72,6 +93,8 @@ pub enum MonitorEvent {
     Stats(IntervalReport),
     /// The alert changed state.
     Alert(AlertChange),
+    /// The clock jumped.
+    ClockJump(ClockJump),
 }
 
 /// The alert window and the open stats intervals, advanced by a clock it is given.
@@ -235,9 +258,20 @@ impl Monitor {
     /// Reports the interval under way as if it ended at `end` (the end of a replayed log).
     pub fn finish(&mut self, end: i64, emit: &mut impl FnMut(MonitorEvent)) {
         self.advance_to(end, emit);
-        if end.rem_euclid(i64::from(self.config.interval_seconds)) != 0 {
+        if end.rem_euclid(i64::from(self.config.interval_seconds)) != 0 && end > self.started {
             self.report_interval(end, emit);
         }
+    }
+
+    /// Closes every second before `end` and reports the interval under way as ending there,
+    /// then starts again at `at`, as new but for the alert: if it was firing, it is still, and
+    /// the next second closed says whether the new window keeps it so. For a clock that jumped
+    /// from `end` to `at`, either way: the seconds between did not pass.
+    pub fn restart(&mut self, end: i64, at: i64, emit: &mut impl FnMut(MonitorEvent)) {
+        self.finish(end, emit);
+        let firing = self.firing;
+        *self = Monitor::new(self.config.clone(), at);
+        self.firing = firing;
     }
 
     /// Reports the interval that ends at `end`.

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::json;
 
-use super::{AlertChange, AlertState, IntervalReport, MonitorEvent};
+use super::{AlertChange, AlertState, Clock, ClockJump, IntervalReport, MonitorEvent};
 
 /// `--output` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,6 +45,19 @@ impl Renderer {
             }
             (OutputFormat::Json, MonitorEvent::Alert(change)) => {
                 writeln!(out, "{}", self.alert_json(change))?
+            }
+            (OutputFormat::Text, MonitorEvent::ClockJump(jump)) => writeln!(
+                out,
+                "Clock jump: {} went from {} to {}; the alert window starts again",
+                match jump.clock {
+                    Clock::Log => "log time",
+                    Clock::System => "the system clock",
+                },
+                self.time(jump.from),
+                self.time(jump.to)
+            )?,
+            (OutputFormat::Json, MonitorEvent::ClockJump(jump)) => {
+                writeln!(out, "{}", self.clock_jump_json(jump))?
             }
         }
         out.flush()
@@ -171,6 +184,15 @@ impl Renderer {
             "methods": methods,
             "top_sections": sections,
             "top_clients": clients,
+        })
+    }
+
+    fn clock_jump_json(&self, jump: &ClockJump) -> serde_json::Value {
+        json!({
+            "type": "clock_jump",
+            "clock": match jump.clock { Clock::Log => "log", Clock::System => "system" },
+            "from": self.time(jump.from),
+            "to": self.time(jump.to),
         })
     }
 

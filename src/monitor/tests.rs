@@ -1,6 +1,7 @@
 //! The alert and the stats, second by second, on an injected clock.
 
 use super::*;
+use crate::ingest::RecordConsumer;
 use crate::parse::{Request, Timestamp};
 
 fn config(window_seconds: u32, threshold: f64) -> MonitorConfig {
@@ -306,4 +307,114 @@ proptest::proptest! {
         settled.finish(150, &mut |event| said_settled.push(event));
         proptest::prop_assert_eq!(said_cached, said_settled);
     }
+}
+
+/// Replays one hit at each of `seconds` (log time) and returns what the monitor says, as text.
+fn replay_text(monitor_config: MonitorConfig, seconds: &[i64]) -> String {
+    let renderer = Renderer {
+        format: OutputFormat::Text,
+        local_time: false,
+        bell: false,
+    };
+    let mut replay = ReplayMonitor::new(monitor_config, renderer, Vec::new(), 2);
+    for &second in seconds {
+        let mut record = hit(b"/a");
+        record.timestamp.unix_seconds = second;
+        replay.record(&record);
+    }
+    String::from_utf8(replay.finish()).unwrap()
+}
+
+const NTP_SYNC: i64 = 1_795_510_800; // 2026-11-24T09:00:00Z
+
+#[test]
+fn log_time_jumping_forward_is_said_once_and_the_alert_window_starts_again() {
+    // Firing on 1970 traffic (3 hits a second over a 10 s window, threshold 2), then the clock
+    // is set to 2026 and one hit a second follows.
+    let before: Vec<i64> = (0..30).flat_map(|s| [s, s, s]).collect();
+    let after: Vec<i64> = (0..30).map(|s| NTP_SYNC + s).collect();
+    let text = replay_text(config(10, 2.0), &[before, after].concat());
+    let jumps: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("Clock jump"))
+        .collect();
+    assert_eq!(
+        jumps,
+        [
+            "Clock jump: log time went from 1970-01-01T00:00:29Z to 2026-11-24T09:00:00Z; \
+          the alert window starts again"
+        ],
+        "{text}"
+    );
+    let (before_jump, after_jump) = text.split_once("Clock jump").unwrap();
+    assert!(
+        before_jump.contains("triggered at 1970-01-01T00:00:"),
+        "{text}"
+    );
+    // The window starts empty at the new time: 1 hit a second is under the threshold at once.
+    assert!(
+        after_jump.contains("recovered at 2026-11-24T09:00:01Z"),
+        "{text}"
+    );
+    // No report spans the 56 years.
+    assert!(!text.contains("1970-01-01T00:00:30Z → 2026"), "{text}");
+}
+
+#[test]
+fn log_time_set_back_is_said_once_but_a_single_late_line_is_not() {
+    let late_line = replay_text(
+        config(10, 2.0),
+        &[NTP_SYNC, NTP_SYNC + 5, NTP_SYNC - 600, NTP_SYNC + 6],
+    );
+    assert!(!late_line.contains("Clock jump"), "{late_line}");
+
+    let on_time: Vec<i64> = (0..20).map(|s| NTP_SYNC + s).collect();
+    let set_back: Vec<i64> = (0..20).map(|s| NTP_SYNC - 3600 + s).collect();
+    let text = replay_text(config(10, 2.0), &[on_time, set_back].concat());
+    let jumps: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("Clock jump"))
+        .collect();
+    assert_eq!(
+        jumps,
+        [
+            "Clock jump: log time went from 2026-11-24T09:00:19Z to 2026-11-24T08:00:01Z; \
+          the alert window starts again"
+        ],
+        "{text}"
+    );
+    // The hour set back is reported on its own time, not piled into one second.
+    assert!(
+        text.contains("2026-11-24T08:00:10Z → 2026-11-24T08:00:20Z  10 hits"),
+        "{text}"
+    );
+    assert!(!text.contains("High traffic generated an alert"), "{text}");
+}
+
+#[test]
+fn the_wall_clock_jump_is_what_it_moved_apart_from_the_time_that_passed() {
+    use std::time::{Duration, Instant, UNIX_EPOCH};
+    let start = drivers::WallClock {
+        instant: Instant::now(),
+        wall: UNIX_EPOCH + Duration::from_secs(60),
+    };
+    let later = |passed: u64, wall: u64| drivers::WallClock {
+        instant: start.instant + Duration::from_secs(passed),
+        wall: UNIX_EPOCH + Duration::from_secs(wall),
+    };
+    assert_eq!(start.jump_to(&later(10, 70)), None);
+    assert_eq!(
+        start.jump_to(&later(10, 74)),
+        None,
+        "NTP slews and late ticks"
+    );
+    let jump = |from, to| {
+        Some(ClockJump {
+            clock: Clock::System,
+            from,
+            to,
+        })
+    };
+    assert_eq!(start.jump_to(&later(10, 3_600)), jump(70, 3_600));
+    assert_eq!(start.jump_to(&later(10, 30)), jump(70, 30));
 }
