@@ -435,16 +435,32 @@ fn replay_of_a_log_whose_clock_jumps_56_years_is_bounded_by_its_lines() {
         text.push_str(&line(&format!("02/Dec/2026:10:00:{second:02}"), "synced"));
     }
     std::fs::write(&log, text).unwrap();
+    let Some(time) = require_program("time") else {
+        return;
+    };
     let started = std::time::Instant::now();
-    // Half a gigabyte of address space at most: walking the years would need ten times that.
-    let output = std::process::Command::new("sh")
-        .args(["-c", "ulimit -v 500000 && exec \"$0\" \"$@\"", binary()])
+    // Half a gigabyte of address space at most (walking the years would need ten times that),
+    // and the peak resident set measured by time(1).
+    let output = std::process::Command::new(time)
+        .args(["--format", "peak RSS %M KiB", "sh", "-c"])
+        .args(["ulimit -v 500000 && exec \"$0\" \"$@\"", binary()])
         .args(["replay", log.to_str().unwrap(), "--output", "json"])
         .output()
         .unwrap();
     let took = started.elapsed();
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(took < PATIENCE, "{took:?}");
+    let peak_kib: u64 = stderr(&output)
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("peak RSS ")?
+                .strip_suffix(" KiB")?
+                .parse()
+                .ok()
+        })
+        .expect("time(1) says the peak RSS");
+    eprintln!("a 56-year jump replayed in {took:?}, peak RSS {peak_kib} KiB");
+    assert!(peak_kib < 32 * 1024, "{peak_kib} KiB");
     let reports: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
