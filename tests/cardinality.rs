@@ -120,3 +120,35 @@ fn a_million_hostile_requests_stay_within_the_series_bound_and_all_count() {
         peaks[1]
     );
 }
+
+/// A scanner's 8 KB targets (what a 414 logs) fill the section slots with labels of at most
+/// 128 bytes, cut at a character boundary and marked (issue 16).
+#[test]
+fn section_labels_are_at_most_128_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut text = String::new();
+    for i in 0..20 {
+        let target = format!("/{i}{}", "é".repeat(4096));
+        text.push_str(&format!(
+            "198.51.100.1 - - [24/Nov/2026:10:00:00 +0000] \"GET {target} HTTP/1.1\" 414 0\n"
+        ));
+    }
+    text.push_str("198.51.100.1 - - [24/Nov/2026:10:00:00 +0000] \"GET /short HTTP/1.1\" 200 1\n");
+    std::fs::write(&log, text).unwrap();
+    let exporter = Exporter::start(["--log-file", log.to_str().unwrap(), "--from-beginning"]);
+    let scrape = exporter.wait_for_value("accesslog_lines_read_total", 21.0);
+    let sections: Vec<&str> = scrape
+        .lines()
+        .filter(|line| line.starts_with("accesslog_http_requests_total{"))
+        .filter_map(|line| line.split("section=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(sections.len(), 21, "{scrape}");
+    for section in &sections {
+        assert!(section.len() <= 128, "{} bytes: {section}", section.len());
+    }
+    assert!(sections.contains(&"/short"));
+    let cut = sections.iter().filter(|s| s.ends_with('…')).count();
+    assert_eq!(cut, 20, "{sections:?}");
+    assert_eq!(sum(&scrape, "accesslog_http_requests_total"), 21.0);
+}

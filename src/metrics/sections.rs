@@ -2,7 +2,7 @@
 
 use foldhash::HashMap;
 
-use crate::labels::{INVALID, OVERFLOW};
+use crate::labels::{label_key, label_value, INVALID, OVERFLOW};
 
 /// Maps section bytes to small ids and their label values, keeping at most `max` sections:
 /// the first `max` distinct ones seen. Later ones share [`OVERFLOW`], so a log full of random
@@ -33,8 +33,10 @@ impl SectionTable {
         }
     }
 
-    /// The id of `section`, adding it if there is room, [`Self::OVERFLOW_ID`] if not.
+    /// The id of `section`, adding it if there is room, [`Self::OVERFLOW_ID`] if not. Sections
+    /// are told apart by their first [`crate::labels::LABEL_VALUE_BYTES`] bytes.
     pub fn id(&mut self, section: &[u8]) -> u32 {
+        let section = label_key(section);
         let short = ShortKey::new(section);
         let known = match short {
             Some(key) => self.short_ids.get(&key),
@@ -47,9 +49,7 @@ impl SectionTable {
             return Self::OVERFLOW_ID;
         }
         let id = self.labels.len() as u32;
-        // Label values must be UTF-8; bytes that are not become U+FFFD, once per new section.
-        self.labels
-            .push(String::from_utf8_lossy(section).into_owned());
+        self.labels.push(label_value(section));
         match short {
             Some(key) => self.short_ids.insert(key, id),
             None => self.ids.insert(section.into(), id),

@@ -2,7 +2,10 @@
 
 use foldhash::HashMap;
 
-use crate::labels::{method_index, method_label, INVALID, INVALID_METHOD, METHOD_COUNT, OVERFLOW};
+use crate::labels::{
+    label_key, label_value, method_index, method_label, INVALID, INVALID_METHOD, METHOD_COUNT,
+    OVERFLOW,
+};
 use crate::parse::{section, Record, Request};
 
 /// Counts of one interval. Memory is bounded: at most `max_sections` sections and
@@ -136,6 +139,7 @@ impl BoundedCounts {
     }
 
     fn add(&mut self, key: &[u8]) {
+        let key = label_key(key);
         if let Some(count) = self.counts.get_mut(key) {
             *count += 1;
         } else if self.counts.len() < self.max {
@@ -153,7 +157,7 @@ impl BoundedCounts {
         let mut all: Vec<(String, u64)> = self
             .counts
             .iter()
-            .map(|(key, &count)| (String::from_utf8_lossy(key).into_owned(), count))
+            .map(|(key, &count)| (label_value(key), count))
             .chain([
                 (OVERFLOW.to_owned(), self.overflow),
                 (INVALID.to_owned(), self.invalid),

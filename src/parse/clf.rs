@@ -24,10 +24,17 @@ pub(super) fn parse<'a>(
     if client.is_empty() || user.is_empty() {
         return Err(ParseError::Field("host/ident/user"));
     }
-    let (timestamp, rest) = bracketed_time(rest, times)?;
-    let rest = rest
-        .strip_prefix(b" ")
-        .ok_or(ParseError::Field("request"))?;
+    let (user, timestamp, rest) = match bracketed_time(rest, times) {
+        Ok((timestamp, rest)) if rest.starts_with(b" \"") => (user, timestamp, rest),
+        first => {
+            let user_start = line.len() - rest.len() - 1 - user.len();
+            match user_up_to_time(line, user_start, times) {
+                Some(found) => found,
+                None => return Err(first.err().unwrap_or(ParseError::Field("request"))),
+            }
+        }
+    };
+    let rest = &rest[1..];
     let (request, rest) = quoted(rest)?;
     let rest = rest.strip_prefix(b" ").ok_or(ParseError::Field("status"))?;
     // Three digits: where the status ends is looked at, not searched for.
@@ -93,6 +100,30 @@ fn host_ident_user(line: &[u8]) -> (&[u8], &[u8], &[u8]) {
     let (_ident, rest) = split_token(rest);
     let (user, rest) = split_token(rest);
     (host, user, rest)
+}
+
+/// The user field when it holds spaces or brackets (nginx logs any `Authorization: Basic`
+/// user, so a client chooses it): all up to the first ` [` that opens a CLF time followed by
+/// ` "`, which a user cannot forge (servers escape `"` in it). Returns the user, the time, and
+/// what follows the time.
+#[cold]
+fn user_up_to_time<'a>(
+    line: &'a [u8],
+    user_start: usize,
+    times: &mut ClfTimeCache,
+) -> Option<(&'a [u8], Timestamp, &'a [u8])> {
+    let mut from = user_start + 1;
+    loop {
+        let at = from + memchr::memmem::find(line.get(from..)?, b" [")?;
+        let time = &line[at + 2..];
+        if time.get(26) == Some(&b']') && time.get(27..29) == Some(b" \"") {
+            let text = &time[..26];
+            if let Some(timestamp) = times.get_or_parse(text, b"", || Timestamp::parse_clf(text)) {
+                return Some((&line[user_start..at], timestamp, &time[27..]));
+            }
+        }
+        from = at + 1;
+    }
 }
 
 /// `[10/Oct/2000:13:55:36 -0700]` at the start of `input`; returns the time and what follows.

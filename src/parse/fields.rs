@@ -69,7 +69,7 @@ pub(super) enum Unit {
 }
 
 /// The values of one line that a record is built from.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 pub(super) struct Values<'a> {
     pub(super) client: Option<&'a [u8]>,
     pub(super) user: Option<&'a [u8]>,

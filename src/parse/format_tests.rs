@@ -395,3 +395,33 @@ fn json_lines_that_are_not_records() {
         ParseError::Status
     );
 }
+
+/// A value that holds the literal after it (a user `x] [y` before ` [$time_local]`) is read up
+/// to the place that makes a record (issue 16).
+#[test]
+fn a_value_holding_its_own_literal_is_read_to_the_place_that_makes_a_record() {
+    let format = nginx(NGINX_COMBINED);
+    for user in [
+        "x] [y",
+        "bob smith",
+        "[01/Jan/2000:00:00:00 +0000]",
+        "a [ b [ c",
+    ] {
+        let line = format!(
+            "203.0.113.9 - {user} [10/Oct/2000:13:55:36 -0700] \"GET  /api/v1 HTTP/1.1\" 200 \
+             612 \"-\" \"curl/7.88.1\""
+        );
+        let parsed = LineParser::new(format.clone()).parse(line.as_bytes());
+        let Ok(Line::Record(r)) = parsed else {
+            panic!("{line}: {parsed:?}")
+        };
+        assert_eq!((r.user, r.timestamp), (user.as_bytes(), TIME), "{line}");
+        let Request::Line { target, .. } = r.request else {
+            panic!("{line}: {:?}", r.request)
+        };
+        assert_eq!(section(target), b"/api", "{line}");
+    }
+    // A line no reading makes a record of keeps the error of the first reading.
+    let hopeless = "203.0.113.9 - a [ b [ c [ d [ not a time] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"";
+    assert_eq!(error(&format, hopeless.as_bytes()), ParseError::Timestamp);
+}

@@ -226,14 +226,19 @@ fn parse_status(field: &[u8]) -> Result<u16, ParseError> {
 /// Splits a request line `METHOD TARGET [PROTOCOL]` into its parts.
 ///
 /// The protocol is the last word when it starts with `HTTP/`, so a target with a raw space in it
-/// (some clients send them, servers log them) stays one target.
+/// (some clients send them, servers log them) stays one target. Runs of spaces between the parts
+/// count as one, as nginx and Apache read them (`GET  /a HTTP/1.1` is a GET of `/a`).
 // Inlined so the request is built where the record is: returned through the stack, it is
 // reloaded at another width right after being stored (a store-forwarding stall a line).
 #[inline(always)]
 fn parse_request(raw: &[u8]) -> Request<'_> {
-    let (method, rest) = split_token(raw);
+    let (method, mut rest) = split_token(raw);
     let is_token = bytes::all_upper_case(raw, method.len())
         || !method.is_empty() && method.iter().all(|&b| is_tchar(b));
+    if rest.first() == Some(&b' ') {
+        // Servers take any run of spaces between the parts, as nginx and Apache do.
+        rest = trim_spaces(rest);
+    }
     if !is_token || rest.is_empty() {
         return Request::Malformed(raw);
     }
@@ -243,7 +248,9 @@ fn parse_request(raw: &[u8]) -> Request<'_> {
             if major.is_ascii_digit() && minor.is_ascii_digit())
     });
     let (target, protocol) = match usual.or_else(|| memchr::memrchr(b' ', rest)) {
-        Some(i) if rest[i + 1..].starts_with(b"HTTP/") => (&rest[..i], Some(&rest[i + 1..])),
+        Some(i) if rest[i + 1..].starts_with(b"HTTP/") => {
+            (trim_spaces(&rest[..i]), Some(&rest[i + 1..]))
+        }
         _ => (rest, None),
     };
     if target.is_empty() {
@@ -254,6 +261,16 @@ fn parse_request(raw: &[u8]) -> Request<'_> {
         target,
         protocol,
     }
+}
+
+/// `text` without the spaces it starts or ends with.
+fn trim_spaces(text: &[u8]) -> &[u8] {
+    let start = text.iter().position(|&b| b != b' ').unwrap_or(text.len());
+    let end = text
+        .iter()
+        .rposition(|&b| b != b' ')
+        .map_or(start, |i| i + 1);
+    &text[start..end]
 }
 
 /// RFC 9110 `tchar`: the bytes a method token may contain.

@@ -164,34 +164,94 @@ impl Template {
         line: &'a [u8],
         times: &mut ClfTimeCache,
     ) -> Result<Line<'a>, ParseError> {
-        let mut rest = line
+        let line = line
             .strip_prefix(&self.start[..])
             .ok_or(ParseError::Field("text before the first field"))?;
+        let mut rest = line;
         let mut values = Values::default();
         for step in &self.steps {
-            let (value, after) = step.cut(rest)?;
+            let (value, after, _) = match step.cut(rest, 0) {
+                Ok(cut) => cut,
+                Err(NoCut(error)) => return self.read_again(line, times).ok_or(error),
+            };
             rest = after;
             values.set(step.field, value);
         }
-        values.record(times)
+        match values.record(times) {
+            Ok(record) => Ok(record),
+            Err(error) => self.read_again(line, times).ok_or(error),
+        }
     }
-}
 
-impl Step {
-    /// This step's value at the start of `input`, and what follows its literal.
-    #[inline]
-    fn cut<'a>(&self, input: &'a [u8]) -> Result<(&'a [u8], &'a [u8]), ParseError> {
-        let then = &self.then[..];
-        let Some((&first, more)) = then.split_first() else {
-            return Ok((input, &[]));
+    /// The line read again after its first reading failed, each unquoted value tried up to
+    /// each later place its literal occurs: a value can hold its own literal (a user `x] [y`
+    /// before ` [$time_local]`), where a quoted one cannot (the server escapes its `"`). The
+    /// first reading that makes a record wins; at most [`READINGS_AGAIN`] are tried.
+    #[cold]
+    fn read_again<'a>(&self, line: &'a [u8], times: &mut ClfTimeCache) -> Option<Line<'a>> {
+        let mut budget = READINGS_AGAIN;
+        self.read_from(0, line, Values::default(), times, &mut budget)
+    }
+
+    fn read_from<'a>(
+        &self,
+        index: usize,
+        input: &'a [u8],
+        mut values: Values<'a>,
+        times: &mut ClfTimeCache,
+        budget: &mut u32,
+    ) -> Option<Line<'a>> {
+        let Some(step) = self.steps.get(index) else {
+            return values.record(times).ok();
         };
         let mut from = 0;
         loop {
+            let (value, after, next) = step.cut(input, from).ok()?;
+            values.set(step.field, value);
+            if let Some(line) = self.read_from(index + 1, after, values, times, budget) {
+                return Some(line);
+            }
+            if step.quoted || *budget == 0 {
+                return None;
+            }
+            *budget -= 1;
+            from = next;
+        }
+    }
+}
+
+/// Readings of a line tried after the first fails (see [`Template::read_again`]): each costs
+/// a search of the line, so a hostile line costs a bounded multiple of a good one.
+const READINGS_AGAIN: u32 = 16;
+
+/// Why a value could not be cut out.
+struct NoCut(ParseError);
+
+impl Step {
+    /// This step's value at the start of `input`, ending at the first place its literal
+    /// occurs at or after `from`; what follows the literal; and where to look for a later place.
+    #[inline]
+    fn cut<'a>(
+        &self,
+        input: &'a [u8],
+        mut from: usize,
+    ) -> Result<(&'a [u8], &'a [u8], usize), NoCut> {
+        let then = &self.then[..];
+        let Some((&first, more)) = then.split_first() else {
+            return match from {
+                0 => Ok((input, &[], input.len() + 1)),
+                _ => Err(NoCut(ParseError::Field("literal after a field"))),
+            };
+        };
+        loop {
+            let searched = input
+                .get(from..)
+                .ok_or(NoCut(ParseError::Field("literal after a field")))?;
             let at = if self.quoted {
-                from + closing_quote(&input[from..])?
+                from + closing_quote(searched).map_err(NoCut)?
             } else {
-                from + bytes::find_first(&input[from..], [first])
-                    .ok_or(ParseError::Field("literal after a field"))?
+                from + bytes::find_first(searched, [first])
+                    .ok_or(NoCut(ParseError::Field("literal after a field")))?
             };
             let after = &input[at + 1..];
             if after.starts_with(more) {
@@ -200,7 +260,7 @@ impl Step {
                 let continues = self.field == Field::UpstreamDuration
                     && (value.ends_with(b",") || after.starts_with(b": "));
                 if !continues {
-                    return Ok((value, &after[more.len()..]));
+                    return Ok((value, &after[more.len()..], at + 1));
                 }
             }
             from = at + 1;

@@ -503,3 +503,46 @@ proptest::proptest! {
         proptest::prop_assert_eq!(r.bytes, size);
     }
 }
+
+/// Lines a real nginx wrote for requests any client can send (issue 16): the user field comes
+/// from any `Authorization: Basic` header, so it may hold spaces, brackets and a time of its
+/// own; the request line may have runs of spaces.
+#[test]
+fn users_with_spaces_and_brackets_and_requests_with_runs_of_spaces() {
+    let line = |user: &str, request: &str| {
+        format!(
+            "127.0.0.1 - {user} [02/Dec/2026:07:20:05 +0000] \"{request}\" 200 9 \"-\" \"curl/7.88.1\""
+        )
+    };
+    let cases = [
+        ("bob smith", "GET /api/users HTTP/1.1", "/api/users"),
+        ("x] [y", "GET /api/users HTTP/1.1", "/api/users"),
+        ("a  b", "GET /api/users HTTP/1.1", "/api/users"),
+        (
+            "[01/Jan/2000:00:00:00 +0000]",
+            "GET /api/users HTTP/1.1",
+            "/api/users",
+        ),
+        (
+            "x [01/Jan/2000:00:00:00 +0000] \\\"",
+            "GET /api/users HTTP/1.1",
+            "/api/users",
+        ),
+        ("-", "GET  /two-spaces HTTP/1.1", "/two-spaces"),
+        ("-", "GET /trailing   HTTP/1.1", "/trailing"),
+        ("-", "DELETE   /many/spaces   HTTP/1.0", "/many/spaces"),
+    ];
+    for format in [LogFormat::Common, LogFormat::Combined, LogFormat::Auto] {
+        for (user, request, target) in cases {
+            let text = line(user, request);
+            let r = record(format.clone(), text.as_bytes());
+            assert_eq!(r.user, user.as_bytes(), "{text}");
+            assert_eq!(r.timestamp.unix_seconds, 1_796_196_005, "{text}");
+            match r.request {
+                Request::Line { target: got, .. } => assert_eq!(got, target.as_bytes(), "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+            assert_eq!((r.status, r.bytes), (200, 9), "{text}");
+        }
+    }
+}
