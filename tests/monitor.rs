@@ -229,6 +229,11 @@ impl Running {
     /// `monitor` over `log_file` on a short clock: a 2 s window, an alert above 5 requests a
     /// second, a report every second; `extra` flags after those.
     fn quick_monitor(log_file: &str, extra: &[&str]) -> Running {
+        Running::quick_monitor_command(Command::new(binary()), log_file, extra)
+    }
+
+    /// [`Running::quick_monitor`], run by `command`.
+    fn quick_monitor_command(command: Command, log_file: &str, extra: &[&str]) -> Running {
         let quick = [
             "monitor",
             "--log-file",
@@ -240,7 +245,7 @@ impl Running {
             "--interval",
             "1s",
         ];
-        Running::start(&[&quick[..], extra].concat())
+        Running::start_command(command, &[&quick[..], extra].concat())
     }
 
     /// Waits for a stdout line containing `needle`, within `limit`.
@@ -519,22 +524,8 @@ fn a_system_clock_jump_is_said_and_the_monitor_goes_on_at_the_new_time() {
         .env("FAKETIME_TIMESTAMP_FILE", &offset)
         .env("FAKETIME_NO_CACHE", "1")
         .env("DONT_FAKE_MONOTONIC", "1");
-    let monitor = Running::start_command(
-        command,
-        &[
-            "monitor",
-            "--log-file",
-            log.to_str().unwrap(),
-            "--window",
-            "2s",
-            "--threshold",
-            "5",
-            "--interval",
-            "1s",
-            "--output",
-            "json",
-        ],
-    );
+    let monitor =
+        Running::quick_monitor_command(command, log.to_str().unwrap(), &["--output", "json"]);
     let time = |event: &Value, field: &str| {
         event[field]
             .as_str()

@@ -16,9 +16,8 @@ use std::time::Instant;
 
 use common::*;
 
-const TIMED: &str = "$remote_addr - $remote_user [$time_local] \"$request\" $status \
-                     $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time \
-                     $upstream_response_time";
+/// nginx's `combined` with the request and upstream times.
+const TIMED: &str = accesslog_exporter::generate::NGINX_TIMED_FORMAT;
 
 /// The metric families a log's lines make, compared between the followed log and its copy.
 const FAMILIES: [&str; 6] = [

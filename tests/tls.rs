@@ -70,6 +70,22 @@ fn curl(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// A `web.yml` in `dir` for TLS with a server certificate made there and one user, `alice`
+/// with password `s3cret`, hashed at bcrypt `cost`. Its paths are relative to it, as the
+/// exporter-toolkit reads them.
+fn tls_with_alice(dir: &Path, cost: u32) {
+    server_certificate(dir);
+    let hash = bcrypt::hash("s3cret", cost).unwrap();
+    std::fs::write(
+        dir.join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n\
+             basic_auth_users:\n  alice: {hash}\n"
+        ),
+    )
+    .unwrap();
+}
+
 fn real_clients_available() -> bool {
     require_program("curl").is_some() && require_program("openssl").is_some()
 }
@@ -92,17 +108,7 @@ fn tls_and_basic_auth_with_curl() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    server_certificate(dir.path());
-    let hash = bcrypt::hash("s3cret", 4).unwrap();
-    // Relative paths are relative to the configuration file.
-    std::fs::write(
-        dir.path().join("web.yml"),
-        format!(
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n\
-             basic_auth_users:\n  alice: {hash}\n"
-        ),
-    )
-    .unwrap();
+    tls_with_alice(dir.path(), 4);
     let exporter = start(dir.path());
     let url = |path: &str| format!("https://127.0.0.1:{}{path}", exporter.address.port());
     let trusted = ["--cacert", "server.crt"];
@@ -244,17 +250,8 @@ fn a_connection_refused_for_want_of_a_slot_is_answered_503_over_tls() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    server_certificate(dir.path());
     // A slow password check keeps the one slot answering for seconds.
-    let hash = bcrypt::hash("s3cret", 13).unwrap();
-    std::fs::write(
-        dir.path().join("web.yml"),
-        format!(
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n\
-             basic_auth_users:\n  alice: {hash}\n"
-        ),
-    )
-    .unwrap();
+    tls_with_alice(dir.path(), 13);
     let log = dir.path().join("access.log");
     append(&log, "");
     let exporter = Exporter::start([

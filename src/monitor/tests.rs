@@ -325,6 +325,12 @@ fn replay_text(monitor_config: MonitorConfig, seconds: &[i64]) -> String {
     String::from_utf8(replay.finish()).unwrap()
 }
 
+fn clock_jumps(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.starts_with("Clock jump"))
+        .collect()
+}
+
 const NTP_SYNC: i64 = 1_795_510_800; // 2026-11-24T09:00:00Z
 
 #[test]
@@ -334,12 +340,8 @@ fn log_time_jumping_forward_is_said_once_and_the_alert_window_starts_again() {
     let before: Vec<i64> = (0..30).flat_map(|s| [s, s, s]).collect();
     let after: Vec<i64> = (0..30).map(|s| NTP_SYNC + s).collect();
     let text = replay_text(config(10, 2.0), &[before, after].concat());
-    let jumps: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with("Clock jump"))
-        .collect();
     assert_eq!(
-        jumps,
+        clock_jumps(&text),
         [
             "Clock jump: log time went from 1970-01-01T00:00:29Z to 2026-11-24T09:00:00Z; \
           the alert window starts again"
@@ -371,12 +373,8 @@ fn log_time_set_back_is_said_once_but_a_single_late_line_is_not() {
     let on_time: Vec<i64> = (0..20).map(|s| NTP_SYNC + s).collect();
     let set_back: Vec<i64> = (0..20).map(|s| NTP_SYNC - 3600 + s).collect();
     let text = replay_text(config(10, 2.0), &[on_time, set_back].concat());
-    let jumps: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with("Clock jump"))
-        .collect();
     assert_eq!(
-        jumps,
+        clock_jumps(&text),
         [
             "Clock jump: log time went from 2026-11-24T09:00:19Z to 2026-11-24T08:00:01Z; \
           the alert window starts again"

@@ -425,3 +425,78 @@ fn a_value_holding_its_own_literal_is_read_to_the_place_that_makes_a_record() {
     let hopeless = "203.0.113.9 - a [ b [ c [ d [ not a time] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"";
     assert_eq!(error(&format, hopeless.as_bytes()), ParseError::Timestamp);
 }
+
+/// Lines as nginx 1.22 (Debian's nginx-light) wrote them in `tests/real_nginx.rs`, verbatim:
+/// the corner cases its clients made, pinned (issue 16).
+#[test]
+fn lines_a_real_nginx_wrote() {
+    let format = nginx(NGINX_TIMED);
+    // The line, and its user, section, status and upstream time.
+    type Case = (
+        &'static [u8],
+        &'static [u8],
+        &'static [u8],
+        u16,
+        Option<f64>,
+    );
+    let cases: [Case; 6] = [
+        (
+            b"127.0.0.1 - bob smith [02/Dec/2026:18:10:14 +0000] \"GET /api/users HTTP/1.1\" 200 3 \"-\" \"curl/7.88.1\" 0.000 -",
+            b"bob smith",
+            b"/api",
+            200,
+            None,
+        ),
+        (
+            b"127.0.0.1 - - [02/Dec/2026:18:10:14 +0000] \"GET /up/x HTTP/1.1\" 200 8 \"-\" \"curl/7.88.1\" 0.000 0.000, 0.000",
+            b"-",
+            b"/up",
+            200,
+            Some(0.0),
+        ),
+        (
+            b"127.0.0.1 - x] [y [02/Dec/2026:18:10:14 +0000] \"GET /caf%C3%A9/x?a=1 HTTP/1.1\" 200 3 \"-\" \"a \\x22q\\x22 \\x5C b\" 0.000 -",
+            b"x] [y",
+            b"/caf%C3%A9",
+            200,
+            None,
+        ),
+        (
+            b"127.0.0.1 - - [02/Dec/2026:18:10:14 +0000] \"GET http://my.site.com/pages/create HTTP/1.1\" 200 3 \"-\" \"curl/7.88.1\" 0.000 -",
+            b"-",
+            b"/pages",
+            200,
+            None,
+        ),
+        (
+            b"127.0.0.1 - - [02/Dec/2026:18:10:14 +0000] \"GET  /two-spaces HTTP/1.1\" 200 3 \"-\" \"-\" 0.000 -",
+            b"-",
+            b"/two-spaces",
+            200,
+            None,
+        ),
+        (
+            b"127.0.0.1 - - [02/Dec/2026:18:10:14 +0000] \"GARBAGE\" 400 157 \"-\" \"-\" 0.000 -",
+            b"-",
+            b"(invalid)",
+            400,
+            None,
+        ),
+    ];
+    for (line, user, want_section, status, upstream) in cases {
+        let text = String::from_utf8_lossy(line);
+        let r = record(&format, line);
+        assert_eq!((r.user, r.status), (user, status), "{text}");
+        let got = match r.request {
+            Request::Line { target, .. } => section(target),
+            Request::Malformed(_) => b"(invalid)",
+        };
+        assert_eq!(got, want_section, "{text}");
+        assert_eq!(
+            r.upstream_duration.map(|d| d.as_secs_f64()),
+            upstream,
+            "{text}"
+        );
+        assert_eq!(r.timestamp.unix_seconds, 1_796_235_014, "{text}");
+    }
+}
