@@ -16,7 +16,7 @@ use crate::config::{
 };
 use crate::generate::{LineFormat, Profile};
 use crate::logs::LogSource;
-use crate::metrics::SeriesLimits;
+use crate::metrics::{parse_bounds, Buckets, HistogramBounds, SeriesLimits};
 use crate::monitor::{MonitorConfig, OutputFormat, Renderer};
 use crate::parse::{Dialect, JsonKeys, LogFormat, Template};
 use crate::tail::{StartAt, TailConfig};
@@ -110,6 +110,22 @@ pub struct ParseArgs {
     /// is counted in the series of its status class with section and method `(other)`.
     #[arg(long, value_name = "N", default_value_t = SeriesLimits::default().series)]
     pub max_series: usize,
+
+    /// Label sets (section × method × status class) kept per histogram; a request that would
+    /// start one more is observed under section and method `(other)` of its class.
+    #[arg(long, value_name = "N", default_value_t = SeriesLimits::default().histogram_series)]
+    pub max_histogram_series: usize,
+
+    /// Bucket bounds of both duration histograms, in seconds: comma-separated, strictly
+    /// ascending, positive, at most 32 [default: 0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30]
+    #[arg(long, value_name = "LIST")]
+    pub duration_buckets: Option<String>,
+
+    /// Bucket bounds of the response size histogram, in bytes: comma-separated, strictly
+    /// ascending, positive, at most 32 [default: 100,1000,5000,10000,50000,100000,500000,
+    /// 1000000,5000000,10000000]
+    #[arg(long, value_name = "LIST")]
+    pub size_buckets: Option<String>,
 
     /// Longest line kept, in bytes; longer lines are dropped and counted as parse errors.
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
@@ -506,6 +522,7 @@ fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
         ("--max-sections", args.max_sections),
         ("--max-statuses", args.max_statuses),
         ("--max-series", args.max_series),
+        ("--max-histogram-series", args.max_histogram_series),
     ] {
         if value == 0 {
             return Err(invalid(flag, "expected at least 1"));
@@ -518,15 +535,47 @@ fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
         ));
     }
     let format = log_format(&args.format).map_err(|message| invalid("--format", message))?;
+    let defaults = HistogramBounds::default();
     Ok(ParseConfig {
         format,
         limits: SeriesLimits {
             sections: args.max_sections,
             statuses: args.max_statuses,
             series: args.max_series,
+            histogram_series: args.max_histogram_series,
+        },
+        histogram_bounds: HistogramBounds {
+            response_size: bounds(
+                "--size-buckets",
+                args.size_buckets,
+                defaults.response_size,
+                |text| text.parse().ok(),
+            )?,
+            duration: bounds(
+                "--duration-buckets",
+                args.duration_buckets,
+                defaults.duration,
+                crate::parse::seconds,
+            )?,
         },
         max_line_bytes: args.max_line_bytes,
     })
+}
+
+/// The bounds `list` gives, each read by `number`, or `default` without one.
+fn bounds(
+    flag: &'static str,
+    list: Option<String>,
+    default: Vec<f64>,
+    number: impl Fn(&str) -> Option<f64>,
+) -> Result<Vec<f64>, ConfigError> {
+    let Some(list) = list else {
+        return Ok(default);
+    };
+    let bounds = parse_bounds(&list, number)
+        .map_err(|problem| invalid(flag, format!("{list}: {problem}")))?;
+    Buckets::new(&bounds).map_err(|problem| invalid(flag, format!("{list}: {problem}")))?;
+    Ok(bounds)
 }
 
 fn log_format(text: &str) -> Result<LogFormat, String> {
@@ -700,13 +749,28 @@ mod tests {
                 SeriesLimits {
                     sections: 100,
                     statuses: 50,
-                    series: 10_000
+                    series: 10_000,
+                    histogram_series: 1_000,
                 }
             )
         );
         assert!(!c.console);
         assert_eq!(c.monitor.config.threshold, 10.0);
         assert!(serve(&["serve", "--one-shot"]).one_shot);
+        assert_eq!(c.input.parse.histogram_bounds, HistogramBounds::default());
+        let custom = serve(&[
+            "--duration-buckets",
+            "0.1, 1.118,30",
+            "--size-buckets",
+            "512,1e6",
+        ]);
+        assert_eq!(
+            custom.input.parse.histogram_bounds,
+            HistogramBounds {
+                response_size: vec![512.0, 1e6],
+                duration: vec![0.1, 1.118, 30.0],
+            }
+        );
     }
 
     #[test]
@@ -751,6 +815,15 @@ mod tests {
             (&["--max-sections", "0"][..], "--max-sections"),
             (&["--max-statuses", "0"], "--max-statuses"),
             (&["--max-series", "0"], "--max-series"),
+            (&["--max-histogram-series", "0"], "--max-histogram-series"),
+            (&["--duration-buckets", "0.1,0.05"], "--duration-buckets"),
+            (&["--duration-buckets", "0.1,1e3"], "--duration-buckets"),
+            (&["--duration-buckets", "0,1"], "--duration-buckets"),
+            (&["--duration-buckets", ""], "--duration-buckets"),
+            (&["--size-buckets", "100,,200"], "--size-buckets"),
+            (&["--size-buckets=-5,10"], "--size-buckets"),
+            (&["--size-buckets", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33"], "--size-buckets"),
+            (&["--size-buckets", "1,inf"], "--size-buckets"),
             (&["--max-line-bytes", "10"], "--max-line-bytes"),
             (&["--web.telemetry-path", "metrics"], "--web.telemetry-path"),
             (&["--web.telemetry-path", "/"], "--web.telemetry-path"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::generate::{LineFormat, Profile};
 use crate::logs::LogSource;
-use crate::metrics::SeriesLimits;
+use crate::metrics::{HistogramBounds, SeriesLimits};
 use crate::monitor::{MonitorConfig, Renderer};
 use crate::parse::LogFormat;
 use crate::tail::TailConfig;
@@ -33,8 +33,10 @@ pub enum Config {
 pub struct ParseConfig {
     /// The line format.
     pub format: LogFormat,
-    /// Bounds on the label values and series of the request counter.
+    /// Bounds on the label values and series of the request counter and the histograms.
     pub limits: SeriesLimits,
+    /// The histograms' bucket bounds.
+    pub histogram_bounds: HistogramBounds,
     /// The longest line kept.
     pub max_line_bytes: usize,
 }

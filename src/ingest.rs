@@ -329,7 +329,12 @@ mod tests {
             cut in proptest::prelude::any::<proptest::sample::Index>(),
         ) {
             let metrics = ExporterMetrics::new().unwrap();
-            let limits = SeriesLimits { sections: 4, statuses: 3, series: 10 };
+            let limits = SeriesLimits {
+                sections: 4,
+                statuses: 3,
+                series: 10,
+                histogram_series: 8,
+            };
             let mut ingest = Ingest::exporter(format, metrics.clone(), limits);
             let mut splitter = crate::tail::LineSplitter::new(256);
             let cut = cut.index(log.len() + 1);

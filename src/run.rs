@@ -99,7 +99,7 @@ pub fn run(config: Config) -> Result<(), Error> {
 /// `--one-shot`: counts every file the sources match, from start to end, and prints the
 /// metrics once.
 fn one_shot(config: &ServeConfig) -> Result<(), Error> {
-    let exposition = Exposition::new()?;
+    let exposition = Exposition::with_buckets(&config.input.parse.histogram_bounds)?;
     exposition
         .alert_threshold
         .set(config.monitor.config.threshold);
@@ -181,7 +181,7 @@ pub fn serve(config: ServeConfig) -> Result<(), Error> {
     let local = listener.local_addr().map_err(Error::Runtime)?;
     let open_files_room = raise_open_files_limit();
 
-    let exposition = Exposition::new()?;
+    let exposition = Exposition::with_buckets(&config.input.parse.histogram_bounds)?;
     exposition
         .alert_threshold
         .set(config.monitor.config.threshold);
@@ -407,6 +407,7 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
             parse: ParseConfig {
                 format: crate::parse::LogFormat::Combined,
                 limits: SeriesLimits::default(),
+                histogram_bounds: Default::default(),
                 max_line_bytes: 64 * 1024,
             },
             poll_interval: std::time::Duration::from_millis(250),

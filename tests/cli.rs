@@ -64,8 +64,8 @@ fn one_shot_prints_the_metrics_of_the_whole_file() {
         ("accesslog_http_requests_total{method=\"GET\",section=\"/caf\u{fffd}\u{fffd}\",status=\"200\"}", 1.0),
         (r#"accesslog_http_requests_total{method="GET",section="/api",status="500"}"#, 1.0),
         (r#"accesslog_http_requests_total{method="GET",section="/api",status="200"}"#, 1.0),
-        (r#"accesslog_http_request_duration_seconds_sum{status_class="5xx"}"#, 1.5),
-        (r#"accesslog_http_request_duration_seconds_count{status_class="2xx"}"#, 1.0),
+        (r#"accesslog_http_request_duration_seconds_sum{method="GET",section="/api",status_class="5xx"}"#, 1.5),
+        (r#"accesslog_http_request_duration_seconds_count{method="GET",section="/api",status_class="2xx"}"#, 1.0),
         (r#"accesslog_parse_errors_total{reason="syntax"}"#, 1.0),
         ("accesslog_directives_total", 3.0),
         ("accesslog_lines_read_total", 11.0),
@@ -199,15 +199,15 @@ fn nginx_and_json_logs_are_followed_and_served() {
             1.0,
         ),
         (
-            r#"accesslog_http_request_duration_seconds_sum{status_class="2xx"}"#,
+            r#"accesslog_http_request_duration_seconds_sum{method="GET",section="/api",status_class="2xx"}"#,
             0.3,
         ),
         (
-            r#"accesslog_http_upstream_duration_seconds_sum{status_class="2xx"}"#,
+            r#"accesslog_http_upstream_duration_seconds_sum{method="GET",section="/api",status_class="2xx"}"#,
             0.25,
         ),
         (
-            r#"accesslog_http_upstream_duration_seconds_count{status_class="2xx"}"#,
+            r#"accesslog_http_upstream_duration_seconds_count{method="GET",section="/api",status_class="2xx"}"#,
             1.0,
         ),
         (r#"accesslog_parse_errors_total{reason="syntax"}"#, 1.0),
@@ -221,11 +221,11 @@ fn nginx_and_json_logs_are_followed_and_served() {
             1.0,
         ),
         (
-            r#"accesslog_http_response_size_bytes_sum{status_class="5xx"}"#,
+            r#"accesslog_http_response_size_bytes_sum{method="POST",section="/api",status_class="5xx"}"#,
             7.0,
         ),
         (
-            r#"accesslog_http_request_duration_seconds_sum{status_class="5xx"}"#,
+            r#"accesslog_http_request_duration_seconds_sum{method="POST",section="/api",status_class="5xx"}"#,
             2.5,
         ),
     ] {

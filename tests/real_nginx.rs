@@ -338,7 +338,7 @@ fn a_real_nginx_through_real_logrotate_is_counted_as_its_unrotated_copy() {
         .keys()
         .any(|key| key.contains("status=\"414\"") && key.contains('…')));
     assert_eq!(
-        copy[r#"accesslog_http_upstream_duration_seconds_count{status_class="2xx"}"#],
+        copy[r#"accesslog_http_upstream_duration_seconds_count{method="GET",section="/up",status_class="2xx"}"#],
         1.0
     );
 

@@ -38,6 +38,7 @@ fuzz_target!(|input: &[u8]| {
         sections: 4,
         statuses: 3,
         series: 10,
+        histogram_series: 8,
     };
     let mut ingest = Ingest::exporter(format, metrics.clone(), limits);
     let mut splitter = LineSplitter::new(256);

@@ -411,6 +411,7 @@ mod tests {
             sections: 4,
             statuses: 3,
             series: 10,
+            histogram_series: 8,
         };
         let metrics = ExporterMetrics::new().unwrap();
         match chunks {

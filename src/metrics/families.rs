@@ -14,7 +14,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::histogram::{self, Buckets, ClassTotals};
+use super::histogram::{self, Buckets, Counts, SetCounts};
 use super::LOG_LABEL;
 
 /// Why a line is not a record: the `reason` label values of `accesslog_parse_errors_total`,
@@ -40,13 +40,21 @@ pub struct RequestSeries {
     pub count: u64,
 }
 
+/// One label set of the three histograms.
+#[derive(Debug)]
+pub struct HistogramSeries {
+    pub section: Box<str>,
+    pub method: &'static str,
+    /// The status code's first digit.
+    pub class: u16,
+    pub counts: SetCounts,
+}
+
 /// What a log's pipeline folds in under the fold lock.
 #[derive(Default)]
 pub struct Folded {
     pub requests: Vec<RequestSeries>,
-    pub response_size: ClassTotals,
-    pub duration: ClassTotals,
-    pub upstream_duration: ClassTotals,
+    pub histograms: Vec<HistogramSeries>,
     pub last_record_timestamp: Option<f64>,
 }
 
@@ -139,30 +147,48 @@ impl Logs {
             "counter",
             requests,
         );
-        for (name, help, buckets, totals) in [
+        for (name, help, buckets, counts) in [
             (
                 "accesslog_http_response_size_bytes",
                 "Size of HTTP responses read from the access log.",
                 &buckets.response_size,
-                (|folded: &Folded| &folded.response_size) as fn(&Folded) -> &ClassTotals,
+                (|set: &SetCounts| &set.response_size) as fn(&SetCounts) -> &Option<Box<Counts>>,
             ),
             (
                 "accesslog_http_request_duration_seconds",
                 "Time taken to serve HTTP requests, for log formats that record it.",
                 &buckets.duration,
-                |folded: &Folded| &folded.duration,
+                |set: &SetCounts| &set.duration,
             ),
             (
                 "accesslog_http_upstream_duration_seconds",
                 "Time spent waiting for upstream servers, summed over those tried, for log \
                  formats that record it.",
                 &buckets.duration,
-                |folded: &Folded| &folded.upstream_duration,
+                |set: &SetCounts| &set.upstream_duration,
             ),
         ] {
             let mut series = String::new();
             for ((_, labels), folded) in logs.iter().zip(&folded) {
-                histogram::write_series(&mut series, name, labels, buckets, totals(folded));
+                let mut sets: Vec<&HistogramSeries> = folded.histograms.iter().collect();
+                // In label order: method, section, status_class.
+                sets.sort_by(|a, b| {
+                    (a.method, &a.section, a.class).cmp(&(b.method, &b.section, b.class))
+                });
+                for set in sets {
+                    let Some(counts) = counts(&set.counts) else {
+                        continue;
+                    };
+                    let labels = join(
+                        labels,
+                        &format!(
+                            "method=\"{}\",section=\"{}\"",
+                            set.method,
+                            escape(&set.section)
+                        ),
+                    );
+                    histogram::write_series(&mut series, name, &labels, set.class, buckets, counts);
+                }
             }
             if !series.is_empty() {
                 header(out, name, help, "histogram");

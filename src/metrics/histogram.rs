@@ -1,23 +1,20 @@
-//! Histograms by status class, counted locally and folded into a log's totals, which the
-//! exposition writes out.
+//! Histograms by section, method and status class, counted locally and folded into a log's
+//! totals, which the exposition writes out.
 //!
 //! The client library's local histogram finds an observation's bucket by walking the bounds
 //! until one is not below it: a loop whose exit depends on the value, so it mispredicts about
 //! once an observation, and response sizes and durations are spread over every bucket. Here
-//! the bucket is looked up by the value's binary exponent ([`Binades`]), without a branch: each
-//! bound is at least twice the one before, so no two share a power-of-two range.
-
-use std::sync::Arc;
+//! the bucket is looked up by the value's binary exponent ([`Binades`]), without a branch,
+//! when each bound is at least twice the one before (as the default bounds are), so that no
+//! two share a power-of-two range; other bounds a user chooses are searched.
 
 use crate::labels::status_class_label;
 
 /// The most bounds a histogram may have.
-const MAX_BOUNDS: usize = 15;
-/// Status classes are indexed by the status code's first digit, 1–9; 0 is never used.
-const CLASSES: usize = 10;
+pub const MAX_BOUNDS: usize = 32;
 
-/// The counts of one status class: per bucket (not cumulative; the last is above every
-/// bound), how many, and their sum.
+/// The counts of one label set of a histogram: per bucket (not cumulative; the last is above
+/// every bound), how many, and their sum.
 #[derive(Debug, Clone, Copy)]
 pub struct Counts {
     buckets: [u64; MAX_BOUNDS + 1],
@@ -26,7 +23,8 @@ pub struct Counts {
 }
 
 impl Counts {
-    const ZERO: Counts = Counts {
+    /// No observations.
+    pub const ZERO: Counts = Counts {
         buckets: [0; MAX_BOUNDS + 1],
         count: 0,
         sum: 0.0,
@@ -39,125 +37,147 @@ impl Counts {
         self.count += other.count;
         self.sum += other.sum;
     }
+
+    /// How many observations.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Adds these counts, if any, to `total` (allocated at need), and leaves them at zero.
+    pub fn move_into(&mut self, total: &mut Option<Box<Counts>>) {
+        if self.count == 0 {
+            return;
+        }
+        total
+            .get_or_insert_with(|| Box::new(Counts::ZERO))
+            .add(self);
+        *self = Counts::ZERO;
+    }
 }
 
-/// The buckets of a histogram: its bounds and the table that finds a value's bucket. Made once
-/// and shared by every log's counts.
+/// The buckets of a histogram: its bounds and how a value's bucket is found. Made once and
+/// shared by every log's counts.
 #[derive(Debug)]
 pub struct Buckets {
-    bounds: &'static [f64],
-    binades: Binades,
+    bounds: Box<[f64]>,
+    /// `None` when the bounds are too close for the lookup by exponent: they are searched.
+    binades: Option<Binades>,
 }
 
 impl Buckets {
-    /// Buckets up to each of `bounds`: at most 15, ascending, each at least twice the one
-    /// before. `None` for any other bounds.
-    pub fn new(bounds: &'static [f64]) -> Option<Buckets> {
-        let binades = Binades::new(bounds).filter(|_| bounds.len() <= MAX_BOUNDS)?;
-        Some(Buckets { bounds, binades })
+    /// Buckets up to each of `bounds`: at least one and at most [`MAX_BOUNDS`], positive,
+    /// finite and strictly ascending; otherwise what is wrong with them.
+    pub fn new(bounds: &[f64]) -> Result<Buckets, String> {
+        if bounds.is_empty() || bounds.len() > MAX_BOUNDS {
+            return Err(format!(
+                "expected 1 to {MAX_BOUNDS} bounds, got {}",
+                bounds.len()
+            ));
+        }
+        if let Some(bad) = bounds.iter().find(|b| !(b.is_finite() && **b > 0.0)) {
+            return Err(format!("{bad} is not a positive number"));
+        }
+        if let Some(pair) = bounds.windows(2).find(|pair| pair[1] <= pair[0]) {
+            return Err(format!(
+                "{} does not come after {} (bounds must be strictly ascending)",
+                pair[1], pair[0]
+            ));
+        }
+        Ok(Buckets {
+            bounds: bounds.into(),
+            binades: Binades::new(bounds),
+        })
     }
 
     /// The upper bounds, without `+Inf`.
-    pub fn bounds(&self) -> &'static [f64] {
-        self.bounds
+    pub fn bounds(&self) -> &[f64] {
+        &self.bounds
     }
-}
 
-/// One log's folded counts of a histogram, by status class; a class has counts once it has
-/// been observed, and only such classes are exposed.
-pub type ClassTotals = [Option<Box<Counts>>; CLASSES];
-
-/// Counts observations by status class locally, until [`LocalClassHistogram::flush`] adds
-/// them to a log's [`ClassTotals`].
-///
-/// # Memory
-/// A class's counts are allocated when it is first observed, and the bucket table is shared:
-/// a log followed among thousands costs only what it has seen.
-pub struct LocalClassHistogram {
-    buckets: Arc<Buckets>,
-    counts: ClassTotals,
-    // Bit `class` set when that class has counts not flushed yet.
-    touched: u16,
-}
-
-impl LocalClassHistogram {
-    /// Counts nothing yet, into `buckets`.
-    pub fn new(buckets: Arc<Buckets>) -> LocalClassHistogram {
-        LocalClassHistogram {
-            buckets,
-            counts: Default::default(),
-            touched: 0,
+    /// The bucket of `value`: how many bounds are below it (Prometheus' `le` is inclusive).
+    #[inline(always)]
+    pub fn bucket(&self, value: f64) -> usize {
+        match &self.binades {
+            Some(binades) => binades.bucket(value),
+            None => self.bounds.partition_point(|&bound| bound < value),
         }
     }
 
-    /// Counts `value` (a size or a duration: never negative) for the status `class` (the status
-    /// code's first digit, 1–9).
-    #[inline]
-    pub fn observe(&mut self, class: usize, value: f64) {
-        let bucket = self.buckets.binades.bucket(value);
-        let counts = self.counts[class].get_or_insert_with(|| Box::new(Counts::ZERO));
+    /// Counts `value` (never negative) in `counts`.
+    // Inlined into the recorder's count, a call a request where there was none.
+    #[inline(always)]
+    pub fn count_in(&self, counts: &mut Counts, value: f64) {
+        let bucket = self.bucket(value);
         counts.buckets[bucket] += 1;
         counts.count += 1;
         counts.sum += value;
-        self.touched |= 1 << class;
     }
 
-    /// Adds what was counted since the last flush to `totals`.
-    pub fn flush(&mut self, totals: &mut ClassTotals) {
-        if self.touched == 0 {
-            return;
-        }
-        for class in (1..CLASSES).filter(|class| self.touched & 1 << class != 0) {
-            if let Some(counts) = &mut self.counts[class] {
-                totals[class]
-                    .get_or_insert_with(|| Box::new(Counts::ZERO))
-                    .add(counts);
-                **counts = Counts::ZERO;
-            }
-        }
-        self.touched = 0;
+    /// [`Buckets::count_in`] counts allocated at their first observation.
+    #[inline(always)]
+    pub fn observe(&self, counts: &mut Option<Box<Counts>>, value: f64) {
+        self.count_in(counts.get_or_insert_with(|| Box::new(Counts::ZERO)), value);
     }
 }
 
-/// Writes `totals` as the series of histogram `name` (`_bucket`, `_sum`, `_count`), each
-/// class's with `labels` (already written, without braces) and `status_class`.
+/// Bounds as a user writes them: numbers separated by commas, `0.1,0.5,1`. Each is read by
+/// `number`; the first that is not one is named.
+pub fn parse_bounds(list: &str, number: impl Fn(&str) -> Option<f64>) -> Result<Vec<f64>, String> {
+    list.split(',')
+        .map(|text| {
+            let text = text.trim();
+            number(text).ok_or_else(|| format!("{text:?} is not a number"))
+        })
+        .collect()
+}
+
+/// The counts of one label set in each of the three histograms, each allocated at its first
+/// observation.
+#[derive(Debug, Default)]
+pub struct SetCounts {
+    pub response_size: Option<Box<Counts>>,
+    pub duration: Option<Box<Counts>>,
+    pub upstream_duration: Option<Box<Counts>>,
+}
+
+/// Writes `counts` as the series of histogram `name` (`_bucket`, `_sum`, `_count`) with
+/// `labels` (already written, without braces) and the `status_class` of `class` (the status
+/// code's first digit).
 pub fn write_series(
     out: &mut String,
     name: &str,
     labels: &str,
+    class: u16,
     buckets: &Buckets,
-    totals: &ClassTotals,
+    counts: &Counts,
 ) {
     use std::fmt::Write;
     let separator = if labels.is_empty() { "" } else { "," };
-    for (class, counts) in totals.iter().enumerate() {
-        let Some(counts) = counts else { continue };
-        let class = status_class_label(class as u16 * 100);
-        let mut cumulative = 0;
-        for (bound, count) in buckets.bounds.iter().zip(counts.buckets) {
-            cumulative += count;
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"{bound}\"}} {}",
-                cumulative as f64
-            );
-        }
+    let class = status_class_label(class * 100);
+    let mut cumulative = 0;
+    for (bound, count) in buckets.bounds.iter().zip(counts.buckets) {
+        cumulative += count;
         let _ = writeln!(
             out,
-            "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"+Inf\"}} {}",
-            counts.count as f64
-        );
-        let _ = writeln!(
-            out,
-            "{name}_sum{{{labels}{separator}status_class=\"{class}\"}} {}",
-            counts.sum
-        );
-        let _ = writeln!(
-            out,
-            "{name}_count{{{labels}{separator}status_class=\"{class}\"}} {}",
-            counts.count as f64
+            "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"{bound}\"}} {}",
+            cumulative as f64
         );
     }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"+Inf\"}} {}",
+        counts.count as f64
+    );
+    let _ = writeln!(
+        out,
+        "{name}_sum{{{labels}{separator}status_class=\"{class}\"}} {}",
+        counts.sum
+    );
+    let _ = writeln!(
+        out,
+        "{name}_count{{{labels}{separator}status_class=\"{class}\"}} {}",
+        counts.count as f64
+    );
 }
 
 /// How many binary exponents a [`Binades`] tells apart: those of the bounds, one below them
@@ -187,7 +207,7 @@ struct Binade {
 
 impl Binades {
     /// `None` unless `bounds` are normal positive numbers, each at least twice the one before,
-    /// spanning fewer than `BINADES - 1` exponents.
+    /// spanning fewer than `BINADES - 1` exponents, and at most 255.
     fn new(bounds: &[f64]) -> Option<Binades> {
         let lowest = bounds.first().map_or(Some(1), |&first| {
             (first >= f64::MIN_POSITIVE).then(|| exponent(first) - 1)
@@ -231,23 +251,30 @@ mod tests {
 
     static BOUNDS: [f64; 3] = [1.0, 10.0, 100.0];
 
-    fn exposition(totals: &ClassTotals) -> String {
+    fn exposition(counts: &Counts, class: u16, labels: &str) -> String {
         let mut text = String::new();
-        write_series(&mut text, "h", "", &Buckets::new(&BOUNDS).unwrap(), totals);
+        write_series(
+            &mut text,
+            "h",
+            labels,
+            class,
+            &Buckets::new(&BOUNDS).unwrap(),
+            counts,
+        );
         text
     }
 
     #[test]
     fn buckets_are_cumulative_and_bounds_inclusive_as_prometheus_reads_them() {
-        let mut local = LocalClassHistogram::new(Arc::new(Buckets::new(&BOUNDS).unwrap()));
-        let mut totals = ClassTotals::default();
+        let buckets = Buckets::new(&BOUNDS).unwrap();
+        let mut local = Counts::ZERO;
         for value in [0.0, 1.0, 1.5, 10.0, 99.0, 100.0, 100.5, 1e9] {
-            local.observe(2, value);
+            buckets.count_in(&mut local, value);
         }
-        local.observe(5, 3.0);
-        assert!(!exposition(&totals).contains("h_count"), "not flushed yet");
-        local.flush(&mut totals);
-        let text = exposition(&totals);
+        let mut totals = SetCounts::default();
+        local.move_into(&mut totals.response_size);
+        local.move_into(&mut totals.response_size);
+        let text = exposition(totals.response_size.as_ref().unwrap(), 2, "");
         for line in [
             r#"h_bucket{status_class="2xx",le="1"} 2"#,
             r#"h_bucket{status_class="2xx",le="10"} 4"#,
@@ -255,52 +282,54 @@ mod tests {
             r#"h_bucket{status_class="2xx",le="+Inf"} 8"#,
             r#"h_count{status_class="2xx"} 8"#,
             r#"h_sum{status_class="2xx"} 1000000312"#,
-            r#"h_bucket{status_class="5xx",le="1"} 0"#,
-            r#"h_bucket{status_class="5xx",le="10"} 1"#,
-            r#"h_count{status_class="5xx"} 1"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }
-        assert!(!text.contains("4xx"), "a class never seen is not exposed");
-
-        local.observe(2, 5.0);
-        local.flush(&mut totals);
-        local.flush(&mut totals);
-        let text = exposition(&totals);
-        assert!(text.contains(r#"h_count{status_class="2xx"} 9"#), "{text}");
-        assert!(text.contains(r#"h_bucket{status_class="2xx",le="10"} 5"#));
-        let mut labelled = String::new();
-        write_series(
-            &mut labelled,
-            "h",
-            r#"log="a""#,
-            &Buckets::new(&BOUNDS).unwrap(),
-            &totals,
+        assert!(
+            totals.duration.is_none(),
+            "a histogram never observed has no counts"
         );
-        assert!(labelled.contains(r#"h_count{log="a",status_class="2xx"} 9"#));
+        assert_eq!(local.count(), 0, "moved");
+        let labelled = exposition(
+            totals.response_size.as_ref().unwrap(),
+            5,
+            r#"log="a",method="GET",section="/api""#,
+        );
+        assert!(labelled
+            .contains(r#"h_count{log="a",method="GET",section="/api",status_class="5xx"} 8"#));
     }
 
     #[test]
-    fn bounds_must_be_ascending_few_and_twice_apart() {
-        static DESCENDING: [f64; 2] = [2.0, 1.0];
-        static MANY: [f64; 16] = [
-            1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0,
-            8192.0, 16384.0, 32768.0,
-        ];
-        static CLOSE: [f64; 3] = [1.0, 2.5, 4.0];
-        static ZERO: [f64; 2] = [0.0, 1.0];
-        static WIDE: [f64; 2] = [1.0, 1e30];
-        for bad in [&DESCENDING[..], &MANY, &CLOSE, &ZERO, &WIDE] {
-            assert!(Buckets::new(bad).is_none(), "{bad:?}");
-        }
-        for good in [
-            &crate::metrics::RESPONSE_SIZE_BUCKETS[..],
-            &crate::metrics::DURATION_BUCKETS,
-            &MANY[..15],
+    fn bounds_must_be_few_positive_and_ascending_and_close_ones_are_searched() {
+        static MANY: [f64; 33] = [1.0; 33];
+        for bad in [
+            &[2.0, 1.0][..],
+            &[1.0, 1.0],
+            &MANY,
+            &[0.0, 1.0],
+            &[-1.0],
+            &[f64::NAN],
+            &[f64::INFINITY],
             &[],
         ] {
-            assert!(Buckets::new(good).is_some());
+            assert!(Buckets::new(bad).is_err(), "{bad:?}");
         }
+        for (bounds, by_exponent) in [
+            (&crate::metrics::RESPONSE_SIZE_BUCKETS[..], true),
+            (&crate::metrics::DURATION_BUCKETS, true),
+            (&[1.0, 2.5, 4.0], false),
+            (&[1.0, 1e30], false),
+        ] {
+            let buckets = Buckets::new(bounds).unwrap();
+            assert_eq!(buckets.binades.is_some(), by_exponent, "{bounds:?}");
+        }
+        assert_eq!(
+            parse_bounds("0.1, 0.5,1", |t| t.parse().ok()),
+            Ok(vec![0.1, 0.5, 1.0])
+        );
+        assert!(parse_bounds("0.1,x", |t| t.parse().ok())
+            .unwrap_err()
+            .contains("\"x\""));
     }
 
     proptest::proptest! {
@@ -327,6 +356,30 @@ mod tests {
             for value in values.into_iter().chain(on_bounds).chain([f64::INFINITY, f64::MAX]) {
                 let below = bounds.iter().filter(|&&bound| value > bound).count();
                 proptest::prop_assert_eq!(binades.bucket(value), below, "{} in {:?}", value, bounds);
+            }
+        }
+
+        /// Any bounds a user may give, close ones included: the bucket is still the number
+        /// of bounds below the value.
+        #[test]
+        fn any_bounds_find_the_bucket_a_count_of_bounds_below_finds(
+            first in 1e-6..1e3f64,
+            steps in proptest::collection::vec(1e-9..10.0f64, 0..31),
+            values in proptest::collection::vec(0.0..1e6f64, 1..50),
+            exact in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..5),
+        ) {
+            let mut bounds = vec![first];
+            for step in steps {
+                let next = bounds.last().unwrap() * (1.0 + step);
+                if next > *bounds.last().unwrap() {
+                    bounds.push(next);
+                }
+            }
+            let buckets = Buckets::new(&bounds).unwrap();
+            let on_bounds = exact.iter().map(|i| bounds[i.index(bounds.len())]);
+            for value in values.into_iter().chain(on_bounds).chain([0.0, f64::INFINITY]) {
+                let below = bounds.iter().filter(|&&bound| value > bound).count();
+                proptest::prop_assert_eq!(buckets.bucket(value), below, "{} in {:?}", value, bounds);
             }
         }
     }

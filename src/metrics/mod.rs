@@ -21,7 +21,7 @@ mod sections;
 mod statuses;
 
 pub use crate::labels::{INVALID, OVERFLOW};
-pub use histogram::{Buckets, LocalClassHistogram};
+pub use histogram::{parse_bounds, Buckets, MAX_BOUNDS};
 pub use sections::SectionTable;
 pub use statuses::StatusTable;
 
@@ -30,11 +30,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
-use crate::labels::{method_index, method_label, status_class_label, INVALID_METHOD, METHOD_COUNT};
-use crate::parse::{section, Record, Request};
-use families::{
-    Folded, HistogramBuckets, LogCounts, Logs, RequestSeries, PARSE_ERROR_REASONS, ROTATION_KINDS,
+use crate::labels::{
+    method_index, method_label, status_class_label, INVALID_METHOD, METHOD_COUNT, OTHER_METHOD,
 };
+use crate::parse::{in_seconds, section, Record, Request};
+use families::{
+    Folded, HistogramBuckets, HistogramSeries, LogCounts, Logs, RequestSeries, PARSE_ERROR_REASONS,
+    ROTATION_KINDS,
+};
+use histogram::{Counts, SetCounts};
 
 /// The label naming the log a series was read from, when several are followed.
 pub const LOG_LABEL: &str = "log";
@@ -45,6 +49,24 @@ pub static RESPONSE_SIZE_BUCKETS: [f64; 10] = [100.0, 1e3, 5e3, 1e4, 5e4, 1e5, 5
 pub static DURATION_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
+
+/// The bounds of the histograms' buckets (`--size-buckets`, `--duration-buckets`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramBounds {
+    /// Of `accesslog_http_response_size_bytes`, in bytes.
+    pub response_size: Vec<f64>,
+    /// Of both duration histograms, in seconds.
+    pub duration: Vec<f64>,
+}
+
+impl Default for HistogramBounds {
+    fn default() -> Self {
+        HistogramBounds {
+            response_size: RESPONSE_SIZE_BUCKETS.to_vec(),
+            duration: DURATION_BUCKETS.to_vec(),
+        }
+    }
+}
 
 /// Metric registration failed: a programming error (a duplicate name), or a log registered
 /// twice under one name.
@@ -67,8 +89,13 @@ pub struct Exposition {
 }
 
 impl Exposition {
-    /// The exporter's own metrics, and no log's yet.
+    /// The exporter's own metrics, and no log's yet, with the default histogram buckets.
     pub fn new() -> Result<Exposition, RegistrationError> {
+        Exposition::with_buckets(&HistogramBounds::default())
+    }
+
+    /// [`Exposition::new`], with histogram buckets up to `bounds`.
+    pub fn with_buckets(bounds: &HistogramBounds) -> Result<Exposition, RegistrationError> {
         let registry = Registry::new();
         let alert_threshold = Gauge::new(
             "accesslog_alert_threshold_requests_per_second",
@@ -84,9 +111,9 @@ impl Exposition {
         build_info.set(1);
         registry.register(Box::new(alert_threshold.clone()))?;
         registry.register(Box::new(build_info))?;
-        let buckets = |bounds| {
-            Buckets::new(bounds).map(Arc::new).ok_or_else(|| {
-                prometheus::Error::Msg(format!("histogram bounds {bounds:?} are not usable"))
+        let buckets = |bounds: &[f64]| {
+            Buckets::new(bounds).map(Arc::new).map_err(|problem| {
+                prometheus::Error::Msg(format!("histogram bounds {bounds:?}: {problem}"))
             })
         };
         Ok(Exposition {
@@ -95,8 +122,8 @@ impl Exposition {
             logs: Arc::default(),
             last_length: Arc::default(),
             buckets: Arc::new(HistogramBuckets {
-                response_size: buckets(&RESPONSE_SIZE_BUCKETS)?,
-                duration: buckets(&DURATION_BUCKETS)?,
+                response_size: buckets(&bounds.response_size)?,
+                duration: buckets(&bounds.duration)?,
             }),
         })
     }
@@ -320,6 +347,9 @@ pub struct SeriesLimits {
     /// Request series; a record that would start one more counts in the series of its status
     /// class with section and method [`OVERFLOW`].
     pub series: usize,
+    /// Label sets (section, method, status class) of each histogram; a request that would
+    /// start one more is observed under section and method [`OVERFLOW`] of its class.
+    pub histogram_series: usize,
 }
 
 impl Default for SeriesLimits {
@@ -328,6 +358,7 @@ impl Default for SeriesLimits {
             sections: 100,
             statuses: 50,
             series: 10_000,
+            histogram_series: 1_000,
         }
     }
 }
@@ -397,10 +428,33 @@ pub struct RequestRecorder {
     max_series: usize,
     // Counted in once `max_series` series exist, by status class.
     overflow: [Option<SeriesCount>; 10],
-    response_size: LocalClassHistogram,
-    duration: LocalClassHistogram,
-    upstream_duration: LocalClassHistogram,
+    histograms: LocalHistograms,
     last_record_timestamp: Option<i64>,
+}
+
+/// The histograms' label sets seen and their counts since the last flush.
+struct LocalHistograms {
+    buckets: Arc<HistogramBuckets>,
+    // The set of each section and method (indexed as `requests`) and status class: an index
+    // into `sets`, plus one; 0 for none yet.
+    ids: Vec<[u32; 10]>,
+    // Flushed whole: a list of those observed would cost a load a request, the flush a check
+    // a set.
+    sets: Vec<LocalSet>,
+    // The overflow set of each status class, as in `ids`.
+    overflow: [u32; 10],
+    max_sets: usize,
+}
+
+/// A label set's counts since the last flush, and where the log keeps its totals.
+struct LocalSet {
+    total: usize,
+    // Every request observes a size: kept in place, where a box would be one more load a
+    // request.
+    response_size: Counts,
+    // Request and upstream durations, together: one load for both, and nothing for a format
+    // without them.
+    durations: Option<Box<[Counts; 2]>>,
 }
 
 /// A request series' count since the last flush, and where the log keeps its total.
@@ -408,6 +462,9 @@ pub struct RequestRecorder {
 struct SeriesCount {
     total: usize,
     pending: u64,
+    // The histograms' label set of the series' section, method and status class, where the
+    // request looks it up at no further cost.
+    set: u32,
 }
 
 impl RequestRecorder {
@@ -421,9 +478,13 @@ impl RequestRecorder {
             series: 0,
             max_series: limits.series,
             overflow: Default::default(),
-            response_size: LocalClassHistogram::new(Arc::clone(&buckets.response_size)),
-            duration: LocalClassHistogram::new(Arc::clone(&buckets.duration)),
-            upstream_duration: LocalClassHistogram::new(Arc::clone(&buckets.duration)),
+            histograms: LocalHistograms {
+                buckets: Arc::clone(buckets),
+                ids: Vec::new(),
+                sets: Vec::new(),
+                overflow: [0; 10],
+                max_sets: limits.histogram_series,
+            },
             last_record_timestamp: None,
             metrics,
         }
@@ -443,10 +504,14 @@ impl RequestRecorder {
             folded.requests[series.total].count += series.pending;
             series.pending = 0;
         }
-        let folded = &mut *folded;
-        self.response_size.flush(&mut folded.response_size);
-        self.duration.flush(&mut folded.duration);
-        self.upstream_duration.flush(&mut folded.upstream_duration);
+        for set in &mut self.histograms.sets {
+            let totals = &mut folded.histograms[set.total].counts;
+            set.response_size.move_into(&mut totals.response_size);
+            if let Some([duration, upstream]) = set.durations.as_deref_mut() {
+                duration.move_into(&mut totals.duration);
+                upstream.move_into(&mut totals.upstream_duration);
+            }
+        }
         if let Some(seconds) = self.last_record_timestamp.take() {
             folded.last_record_timestamp = Some(seconds as f64);
         }
@@ -475,37 +540,62 @@ impl RequestRecorder {
         if status >= counts.len() {
             counts.resize_with(status + 1, || None);
         }
-        match &mut counts[status] {
-            Some(series) => series.pending += 1,
+        let set = match &mut counts[status] {
+            Some(series) => {
+                series.pending += 1;
+                series.set as usize
+            }
             None => self.count_in_new_series(section, method, status, hit.status),
-        }
+        };
 
-        let class = usize::from(hit.status / 100);
-        self.response_size.observe(class, hit.bytes as f64);
-        if let Some(duration) = hit.duration {
-            self.duration.observe(class, duration.as_secs_f64());
-        }
-        if let Some(duration) = hit.upstream_duration {
-            self.upstream_duration
-                .observe(class, duration.as_secs_f64());
+        let histograms = &mut self.histograms;
+        let local = &mut histograms.sets[set];
+        let buckets = &*histograms.buckets;
+        (buckets.response_size).count_in(&mut local.response_size, hit.bytes as f64);
+        if hit.duration.is_some() || hit.upstream_duration.is_some() {
+            let [duration, upstream] = &mut **local
+                .durations
+                .get_or_insert_with(|| Box::new([Counts::ZERO; 2]));
+            if let Some(time) = hit.duration {
+                buckets.duration.count_in(duration, in_seconds(time));
+            }
+            if let Some(time) = hit.upstream_duration {
+                buckets.duration.count_in(upstream, in_seconds(time));
+            }
         }
         self.last_record_timestamp = Some(hit.timestamp);
     }
 
+    /// Counts a request of a series not counted in yet; returns its histograms' label set.
     #[cold]
-    fn count_in_new_series(&mut self, section: u32, method: u8, status_id: usize, status: u16) {
-        if self.series >= self.max_series {
-            let class = usize::from(status / 100);
+    fn count_in_new_series(
+        &mut self,
+        section: u32,
+        method: u8,
+        status_id: usize,
+        status: u16,
+    ) -> usize {
+        let class = usize::from(status / 100);
+        let set = self
+            .histograms
+            .set_of(&self.metrics, &self.sections, section, method, class);
+        // Section and method past their caps, and a status past its cap (its class): the
+        // labels of the overflow series, which must not be exposed twice.
+        let is_overflow = section == SectionTable::OVERFLOW_ID
+            && method == OTHER_METHOD
+            && self.statuses.label(status_id) == status_class_label(status);
+        if self.series >= self.max_series || is_overflow {
             let metrics = &self.metrics;
             let overflow = self.overflow[class].get_or_insert_with(|| {
                 let labels = (OVERFLOW, OVERFLOW, status_class_label(status));
                 SeriesCount {
                     total: add_series(metrics, labels),
                     pending: 0,
+                    set: 0,
                 }
             });
             overflow.pending += 1;
-            return;
+            return set;
         }
         self.series += 1;
         let labels = (
@@ -515,12 +605,85 @@ impl RequestRecorder {
         );
         let total = add_series(&self.metrics, labels);
         let pair = section as usize * METHOD_COUNT + usize::from(method);
-        self.requests[pair][status_id] = Some(SeriesCount { total, pending: 1 });
+        self.requests[pair][status_id] = Some(SeriesCount {
+            total,
+            pending: 1,
+            set: set as u32,
+        });
+        set
     }
 
     /// The section table, for inspection.
     pub fn sections(&self) -> &SectionTable {
         &self.sections
+    }
+}
+
+impl LocalHistograms {
+    /// The set of `section`, `method` and `class`, started if new.
+    fn set_of(
+        &mut self,
+        metrics: &ExporterMetrics,
+        sections: &SectionTable,
+        section: u32,
+        method: u8,
+        class: usize,
+    ) -> usize {
+        let pair = section as usize * METHOD_COUNT + usize::from(method);
+        if pair >= self.ids.len() {
+            self.ids.resize(pair + 1, [0; 10]);
+        }
+        match self.ids[pair][class] {
+            0 => self.new_set(metrics, sections, section, method, class),
+            id => id as usize - 1,
+        }
+    }
+
+    /// The set of `section`, `method` and `class`, started in the log's totals; the class's
+    /// overflow set once `max_sets` sets exist.
+    fn new_set(
+        &mut self,
+        metrics: &ExporterMetrics,
+        sections: &SectionTable,
+        section: u32,
+        method: u8,
+        class: usize,
+    ) -> usize {
+        let pair = section as usize * METHOD_COUNT + usize::from(method);
+        let overflow_sets = self.overflow.iter().filter(|&&id| id != 0).count();
+        // Section and method both past their caps have the overflow set's labels.
+        let full = self.sets.len() - overflow_sets >= self.max_sets
+            || section == SectionTable::OVERFLOW_ID && method == OTHER_METHOD;
+        let labels = if full {
+            if self.overflow[class] != 0 {
+                self.ids[pair][class] = self.overflow[class];
+                return self.overflow[class] as usize - 1;
+            }
+            (OVERFLOW, OVERFLOW)
+        } else {
+            (sections.label(section), method_label(method))
+        };
+        let total = {
+            let mut folded = metrics.folded();
+            folded.histograms.push(HistogramSeries {
+                section: labels.0.into(),
+                method: labels.1,
+                class: class as u16,
+                counts: SetCounts::default(),
+            });
+            folded.histograms.len() - 1
+        };
+        self.sets.push(LocalSet {
+            total,
+            response_size: Counts::ZERO,
+            durations: None,
+        });
+        let id = self.sets.len() as u32;
+        if full {
+            self.overflow[class] = id;
+        }
+        self.ids[pair][class] = id;
+        id as usize - 1
     }
 }
 

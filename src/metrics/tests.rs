@@ -66,16 +66,28 @@ fn requests_are_counted_by_section_method_and_status() {
             1.0,
         ),
         (
-            r#"accesslog_http_response_size_bytes_count{status_class="2xx"}"#,
-            4.0,
-        ),
-        (
-            r#"accesslog_http_response_size_bytes_sum{status_class="2xx"}"#,
-            60.0,
-        ),
-        (
-            r#"accesslog_http_response_size_bytes_bucket{status_class="4xx",le="100"}"#,
+            r#"accesslog_http_response_size_bytes_count{method="GET",section="/api",status_class="2xx"}"#,
             2.0,
+        ),
+        (
+            r#"accesslog_http_response_size_bytes_sum{method="GET",section="/api",status_class="2xx"}"#,
+            30.0,
+        ),
+        (
+            r#"accesslog_http_response_size_bytes_count{method="POST",section="/api",status_class="2xx"}"#,
+            1.0,
+        ),
+        (
+            r#"accesslog_http_response_size_bytes_count{method="(other)",section="/dav",status_class="2xx"}"#,
+            1.0,
+        ),
+        (
+            r#"accesslog_http_response_size_bytes_bucket{method="GET",section="/pages",status_class="4xx",le="100"}"#,
+            1.0,
+        ),
+        (
+            r#"accesslog_http_response_size_bytes_bucket{method="(invalid)",section="(invalid)",status_class="4xx",le="100"}"#,
+            1.0,
         ),
         ("accesslog_last_record_timestamp_seconds", 971_211_336.0),
     ];
@@ -139,7 +151,7 @@ fn durations_are_observed_when_the_format_has_them() {
     let text = r.metrics.encode();
     let sum = series_value(
         &text,
-        r#"accesslog_http_request_duration_seconds_sum{status_class="5xx"}"#,
+        r#"accesslog_http_request_duration_seconds_sum{method="GET",section="/a",status_class="5xx"}"#,
     );
     assert_eq!(sum, Some(0.25));
 }
@@ -170,6 +182,7 @@ fn every_request_counts_within_the_series_bound_whatever_the_labels() {
         sections: 3,
         statuses: 4,
         series: 20,
+        histogram_series: 12,
     };
     let mut r = RequestRecorder::new(ExporterMetrics::new().unwrap(), limits);
     let mut rng = fastrand::Rng::with_seed(7);
@@ -209,4 +222,135 @@ fn every_request_counts_within_the_series_bound_whatever_the_labels() {
         );
         assert!(series_value(&text, &overflow).is_some(), "{overflow}");
     }
+
+    // The histograms: exactly the cap of label sets, then one overflow set per class, and
+    // every request observed.
+    let counts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("accesslog_http_response_size_bytes_count{"))
+        .collect();
+    let overflow_sets = counts
+        .iter()
+        .filter(|l| l.contains(r#"method="(other)",section="(other)""#))
+        .count();
+    assert_eq!(overflow_sets, 9, "{counts:#?}");
+    assert_eq!(counts.len(), limits.histogram_series + 9, "{counts:#?}");
+    assert_eq!(sum_of(&counts), total as f64);
+    // No series twice: a section, method and status all past their caps have the labels of
+    // the overflow series, and are counted in it.
+    let mut seen = std::collections::HashSet::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let series = line.rsplit_once(' ').unwrap().0;
+        assert!(seen.insert(series), "{series} twice");
+    }
+}
+
+fn sum_of(series: &[&str]) -> f64 {
+    series
+        .iter()
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+/// The labels of a series line, without the name and the `status` or `status_class` label, and
+/// the status class: `method="GET",section="/a"` and `2`.
+fn set_of(line: &str) -> (String, char) {
+    let labels = &line[line.find('{').unwrap() + 1..line.rfind('}').unwrap()];
+    let (set, status) = labels.split_once(",status").unwrap();
+    let class = status.split('"').nth(1).unwrap().chars().next().unwrap();
+    (set.to_owned(), class)
+}
+
+proptest::proptest! {
+    /// Below the caps, each histogram's `_count` of a section, method and status class is the
+    /// sum of the request counter's series of that section, method and class.
+    #[test]
+    fn histogram_counts_are_the_counter_summed_by_status_class(
+        requests in proptest::collection::vec(
+            (0..6u8, 0..4usize, 100..600u16, proptest::option::of(0..5_000u32)),
+            1..300,
+        ),
+    ) {
+        let mut r = recorder(100);
+        let methods = ["GET", "POST", "BREW", "get"];
+        let lines: Vec<Vec<u8>> = requests
+            .iter()
+            .map(|&(section, method, status, millis)| {
+                let time = millis.map_or("-".to_owned(), |ms| format!("{}.{:03}", ms / 1000, ms % 1000));
+                format!(
+                    "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"{} /s{section}/x HTTP/1.1\" {status} 5 \"-\" \"-\" {time} -",
+                    methods[method]
+                )
+                .into_bytes()
+            })
+            .collect();
+        let format = LogFormat::Template(std::sync::Arc::new(
+            crate::parse::Template::compile(
+                crate::parse::Dialect::Nginx,
+                crate::generate::NGINX_TIMED_FORMAT,
+            )
+            .unwrap(),
+        ));
+        let mut parser = LineParser::new(format);
+        for line in &lines {
+            match parser.parse(line) {
+                Ok(Line::Record(record)) => r.record(&record),
+                other => panic!("{other:?}"),
+            }
+        }
+        r.flush();
+        let text = r.metrics.encode();
+        let mut counter = std::collections::BTreeMap::<(String, char), f64>::new();
+        for line in text.lines().filter(|l| l.starts_with("accesslog_http_requests_total{")) {
+            *counter.entry(set_of(line)).or_default() += sum_of(&[line]);
+        }
+        let histogram = |name: &str| -> std::collections::BTreeMap<(String, char), f64> {
+            text.lines()
+                .filter(|l| l.starts_with(name))
+                .map(|l| (set_of(l), sum_of(&[l])))
+                .collect()
+        };
+        proptest::prop_assert_eq!(&histogram("accesslog_http_response_size_bytes_count{"), &counter);
+        let timed = requests.iter().filter(|r| r.3.is_some()).count() as f64;
+        let durations = histogram("accesslog_http_request_duration_seconds_count{");
+        proptest::prop_assert_eq!(durations.values().sum::<f64>(), timed);
+        for (set, count) in durations {
+            proptest::prop_assert!(count <= counter[&set]);
+        }
+    }
+}
+
+#[test]
+fn a_time_written_as_a_bound_is_written_counts_in_that_bound() {
+    let seconds = |text| crate::parse::seconds(text).unwrap();
+    let bounds = HistogramBounds {
+        duration: vec![seconds("0.1"), seconds("1.118"), seconds("2")],
+        ..HistogramBounds::default()
+    };
+    let metrics = Exposition::with_buckets(&bounds)
+        .unwrap()
+        .log(None)
+        .unwrap();
+    let mut r = RequestRecorder::new(metrics, SeriesLimits::default());
+    feed(
+        &mut r,
+        &[
+            b"#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes time-taken",
+            b"2024-03-01 10:00:00 1.1.1.1 GET /a 200 10 1118",
+        ],
+    );
+    let text = r.metrics.encode();
+    let bucket = |le: &str| {
+        series_value(
+            &text,
+            &format!(
+                r#"accesslog_http_request_duration_seconds_bucket{{method="GET",section="/a",status_class="2xx",le="{le}"}}"#
+            ),
+        )
+    };
+    assert_eq!(
+        (bucket("0.1"), bucket("1.118"), bucket("+Inf")),
+        (Some(0.0), Some(1.0), Some(1.0)),
+        "{text}"
+    );
 }

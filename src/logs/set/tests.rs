@@ -102,6 +102,7 @@ impl World {
             parse: ParseConfig {
                 format: LogFormat::Common,
                 limits: SeriesLimits::default(),
+                histogram_bounds: Default::default(),
                 max_line_bytes: 1024,
             },
             poll_interval: Duration::from_secs(3600),
