@@ -548,13 +548,13 @@ fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
             response_size: bounds(
                 "--size-buckets",
                 args.size_buckets,
-                defaults.response_size,
+                (defaults.response_size, 1.0),
                 |text| text.parse().ok(),
             )?,
             duration: bounds(
                 "--duration-buckets",
                 args.duration_buckets,
-                defaults.duration,
+                (defaults.duration, 1e9),
                 crate::parse::seconds,
             )?,
         },
@@ -562,11 +562,12 @@ fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
     })
 }
 
-/// The bounds `list` gives, each read by `number`, or `default` without one.
+/// The bounds `list` gives, each read by `number`, or `default` without one; observed in
+/// `units` a unit.
 fn bounds(
     flag: &'static str,
     list: Option<String>,
-    default: Vec<f64>,
+    (default, units): (Vec<f64>, f64),
     number: impl Fn(&str) -> Option<f64>,
 ) -> Result<Vec<f64>, ConfigError> {
     let Some(list) = list else {
@@ -574,7 +575,7 @@ fn bounds(
     };
     let bounds = parse_bounds(&list, number)
         .map_err(|problem| invalid(flag, format!("{list}: {problem}")))?;
-    Buckets::new(&bounds).map_err(|problem| invalid(flag, format!("{list}: {problem}")))?;
+    Buckets::new(&bounds, units).map_err(|problem| invalid(flag, format!("{list}: {problem}")))?;
     Ok(bounds)
 }
 

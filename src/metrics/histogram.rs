@@ -14,38 +14,38 @@ use crate::labels::status_class_label;
 pub const MAX_BOUNDS: usize = 32;
 
 /// The counts of one label set of a histogram: per bucket (not cumulative; the last is above
-/// every bound), how many, and their sum.
+/// every bound), and their sum in whole units of observation (bytes, nanoseconds: exact, and
+/// added in a cycle where a float takes four). How many is the buckets' total, counted when
+/// written rather than at each observation: requests in a row hit the same counts, and each
+/// update of a field waits for the one before.
 #[derive(Debug, Clone, Copy)]
 pub struct Counts {
     buckets: [u64; MAX_BOUNDS + 1],
-    count: u64,
-    sum: f64,
+    sum: u64,
 }
 
 impl Counts {
     /// No observations.
     pub const ZERO: Counts = Counts {
         buckets: [0; MAX_BOUNDS + 1],
-        count: 0,
-        sum: 0.0,
+        sum: 0,
     };
 
     fn add(&mut self, other: &Counts) {
         for (mine, theirs) in self.buckets.iter_mut().zip(&other.buckets) {
             *mine += theirs;
         }
-        self.count += other.count;
-        self.sum += other.sum;
+        self.sum = self.sum.saturating_add(other.sum);
     }
 
     /// How many observations.
     pub fn count(&self) -> u64 {
-        self.count
+        self.buckets.iter().sum()
     }
 
     /// Adds these counts, if any, to `total` (allocated at need), and leaves them at zero.
     pub fn move_into(&mut self, total: &mut Option<Box<Counts>>) {
-        if self.count == 0 {
+        if self.count() == 0 {
             return;
         }
         total
@@ -59,15 +59,22 @@ impl Counts {
 /// shared by every log's counts.
 #[derive(Debug)]
 pub struct Buckets {
+    /// As written in `le`, in the exposed unit (bytes, seconds).
     bounds: Box<[f64]>,
+    /// In units of observation: `bounds` × `units`, whole.
+    unit_bounds: Box<[f64]>,
+    /// Units of observation in an exposed unit: 1 for bytes, 1e9 for seconds observed in
+    /// nanoseconds.
+    units: f64,
     /// `None` when the bounds are too close for the lookup by exponent: they are searched.
     binades: Option<Binades>,
 }
 
 impl Buckets {
-    /// Buckets up to each of `bounds`: at least one and at most [`MAX_BOUNDS`], positive,
-    /// finite and strictly ascending; otherwise what is wrong with them.
-    pub fn new(bounds: &[f64]) -> Result<Buckets, String> {
+    /// Buckets up to each of `bounds`, observed in `units` a unit (`1e9`: seconds observed in
+    /// nanoseconds): at least one and at most [`MAX_BOUNDS`], positive, finite and strictly
+    /// ascending, and apart in units; otherwise what is wrong with them.
+    pub fn new(bounds: &[f64], units: f64) -> Result<Buckets, String> {
         if bounds.is_empty() || bounds.len() > MAX_BOUNDS {
             return Err(format!(
                 "expected 1 to {MAX_BOUNDS} bounds, got {}",
@@ -83,9 +90,31 @@ impl Buckets {
                 pair[1], pair[0]
             ));
         }
+        // Values are whole units: a bound between two holds those up to the one below it. The
+        // product of a decimal bound and 1e9 can fall a hair below the whole number it means.
+        let unit_bounds: Box<[f64]> = (bounds.iter())
+            .map(|bound| (bound * units * (1.0 + 1e-12)).floor())
+            .collect();
+        if let Some(pair) = unit_bounds.windows(2).find(|pair| pair[1] <= pair[0]) {
+            return Err(format!(
+                "{} and {} are within one {} of each other",
+                pair[0] / units,
+                pair[1] / units,
+                if units == 1.0 { "unit" } else { "nanosecond" }
+            ));
+        }
+        if unit_bounds[0] < 1.0 {
+            return Err(format!(
+                "{} is below one {}",
+                bounds[0],
+                if units == 1.0 { "unit" } else { "nanosecond" }
+            ));
+        }
         Ok(Buckets {
             bounds: bounds.into(),
-            binades: Binades::new(bounds),
+            binades: Binades::new(&unit_bounds),
+            unit_bounds,
+            units,
         })
     }
 
@@ -94,28 +123,30 @@ impl Buckets {
         &self.bounds
     }
 
-    /// The bucket of `value`: how many bounds are below it (Prometheus' `le` is inclusive).
+    /// The bucket of `value`, in units of observation: how many bounds are below it
+    /// (Prometheus' `le` is inclusive).
     #[inline(always)]
-    pub fn bucket(&self, value: f64) -> usize {
+    pub fn bucket(&self, value: u64) -> usize {
+        // Exact below 2^53 units: 104 days in nanoseconds.
+        let value = value as f64;
         match &self.binades {
             Some(binades) => binades.bucket(value),
-            None => self.bounds.partition_point(|&bound| bound < value),
+            None => self.unit_bounds.partition_point(|&bound| bound < value),
         }
     }
 
     /// Counts `value` (never negative) in `counts`.
     // Inlined into the recorder's count, a call a request where there was none.
     #[inline(always)]
-    pub fn count_in(&self, counts: &mut Counts, value: f64) {
+    pub fn count_in(&self, counts: &mut Counts, value: u64) {
         let bucket = self.bucket(value);
         counts.buckets[bucket] += 1;
-        counts.count += 1;
-        counts.sum += value;
+        counts.sum = counts.sum.wrapping_add(value);
     }
 
     /// [`Buckets::count_in`] counts allocated at their first observation.
     #[inline(always)]
-    pub fn observe(&self, counts: &mut Option<Box<Counts>>, value: f64) {
+    pub fn observe(&self, counts: &mut Option<Box<Counts>>, value: u64) {
         self.count_in(counts.get_or_insert_with(|| Box::new(Counts::ZERO)), value);
     }
 }
@@ -166,17 +197,17 @@ pub fn write_series(
     let _ = writeln!(
         out,
         "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"+Inf\"}} {}",
-        counts.count as f64
+        counts.count() as f64
     );
     let _ = writeln!(
         out,
         "{name}_sum{{{labels}{separator}status_class=\"{class}\"}} {}",
-        counts.sum
+        counts.sum as f64 / buckets.units
     );
     let _ = writeln!(
         out,
         "{name}_count{{{labels}{separator}status_class=\"{class}\"}} {}",
-        counts.count as f64
+        counts.count() as f64
     );
 }
 
@@ -258,7 +289,7 @@ mod tests {
             "h",
             labels,
             class,
-            &Buckets::new(&BOUNDS).unwrap(),
+            &Buckets::new(&BOUNDS, 1.0).unwrap(),
             counts,
         );
         text
@@ -266,9 +297,9 @@ mod tests {
 
     #[test]
     fn buckets_are_cumulative_and_bounds_inclusive_as_prometheus_reads_them() {
-        let buckets = Buckets::new(&BOUNDS).unwrap();
+        let buckets = Buckets::new(&BOUNDS, 1.0).unwrap();
         let mut local = Counts::ZERO;
-        for value in [0.0, 1.0, 1.5, 10.0, 99.0, 100.0, 100.5, 1e9] {
+        for value in [0, 1, 2, 10, 99, 100, 101, 1_000_000_000] {
             buckets.count_in(&mut local, value);
         }
         let mut totals = SetCounts::default();
@@ -281,7 +312,7 @@ mod tests {
             r#"h_bucket{status_class="2xx",le="100"} 6"#,
             r#"h_bucket{status_class="2xx",le="+Inf"} 8"#,
             r#"h_count{status_class="2xx"} 8"#,
-            r#"h_sum{status_class="2xx"} 1000000312"#,
+            r#"h_sum{status_class="2xx"} 1000000313"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }
@@ -312,15 +343,20 @@ mod tests {
             &[f64::INFINITY],
             &[],
         ] {
-            assert!(Buckets::new(bad).is_err(), "{bad:?}");
+            assert!(Buckets::new(bad, 1.0).is_err(), "{bad:?}");
         }
-        for (bounds, by_exponent) in [
-            (&crate::metrics::RESPONSE_SIZE_BUCKETS[..], true),
-            (&crate::metrics::DURATION_BUCKETS, true),
-            (&[1.0, 2.5, 4.0], false),
-            (&[1.0, 1e30], false),
+        assert!(Buckets::new(&[1e-10], 1e9).is_err(), "below a nanosecond");
+        assert!(
+            Buckets::new(&[1.0, 1.0000000001], 1e9).is_err(),
+            "within a nanosecond"
+        );
+        for (bounds, units, by_exponent) in [
+            (&crate::metrics::RESPONSE_SIZE_BUCKETS[..], 1.0, true),
+            (&crate::metrics::DURATION_BUCKETS, 1e9, true),
+            (&[10.0, 15.0, 20.0], 1.0, false),
+            (&[1.0, 1e30], 1.0, false),
         ] {
-            let buckets = Buckets::new(bounds).unwrap();
+            let buckets = Buckets::new(bounds, units).unwrap();
             assert_eq!(buckets.binades.is_some(), by_exponent, "{bounds:?}");
         }
         assert_eq!(
@@ -363,24 +399,34 @@ mod tests {
         /// of bounds below the value.
         #[test]
         fn any_bounds_find_the_bucket_a_count_of_bounds_below_finds(
-            first in 1e-6..1e3f64,
-            steps in proptest::collection::vec(1e-9..10.0f64, 0..31),
-            values in proptest::collection::vec(0.0..1e6f64, 1..50),
+            first in 1..1_000_000u64,
+            steps in proptest::collection::vec(1..1_000_000u64, 0..31),
+            values in proptest::collection::vec(0..100_000_000u64, 1..50),
             exact in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..5),
         ) {
             let mut bounds = vec![first];
             for step in steps {
-                let next = bounds.last().unwrap() * (1.0 + step);
-                if next > *bounds.last().unwrap() {
-                    bounds.push(next);
-                }
+                bounds.push(bounds.last().unwrap() + step);
             }
-            let buckets = Buckets::new(&bounds).unwrap();
+            let as_floats: Vec<f64> = bounds.iter().map(|&b| b as f64).collect();
+            let buckets = Buckets::new(&as_floats, 1.0).unwrap();
             let on_bounds = exact.iter().map(|i| bounds[i.index(bounds.len())]);
-            for value in values.into_iter().chain(on_bounds).chain([0.0, f64::INFINITY]) {
+            for value in values.into_iter().chain(on_bounds).chain([0, u64::MAX >> 11]) {
                 let below = bounds.iter().filter(|&&bound| value > bound).count();
                 proptest::prop_assert_eq!(buckets.bucket(value), below, "{} in {:?}", value, bounds);
             }
+        }
+
+        /// A time written as a bound is written counts in that bound's bucket, whatever its
+        /// decimals.
+        #[test]
+        fn a_time_on_a_bound_counts_in_its_bucket(seconds in 0..1_000u64, nanos in 1..1_000_000_000u64) {
+            let text = format!("{seconds}.{nanos:09}");
+            let bound = crate::parse::seconds(&text).unwrap();
+            let buckets = Buckets::new(&[bound], 1e9).unwrap();
+            let logged = seconds * 1_000_000_000 + nanos;
+            proptest::prop_assert_eq!(buckets.bucket(logged), 0, "{}", text);
+            proptest::prop_assert_eq!(buckets.bucket(logged + 1), 1, "{}", text);
         }
     }
 }

@@ -33,7 +33,7 @@ use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use crate::labels::{
     method_index, method_label, status_class_label, INVALID_METHOD, METHOD_COUNT, OTHER_METHOD,
 };
-use crate::parse::{in_seconds, section, Record, Request};
+use crate::parse::{section, Record, Request};
 use families::{
     Folded, HistogramBuckets, HistogramSeries, LogCounts, Logs, RequestSeries, PARSE_ERROR_REASONS,
     ROTATION_KINDS,
@@ -67,6 +67,9 @@ impl Default for HistogramBounds {
         }
     }
 }
+
+/// Durations are observed in nanoseconds: whole numbers, compared with the bounds exactly.
+const NANOS_A_SECOND: f64 = 1e9;
 
 /// Metric registration failed: a programming error (a duplicate name), or a log registered
 /// twice under one name.
@@ -111,10 +114,12 @@ impl Exposition {
         build_info.set(1);
         registry.register(Box::new(alert_threshold.clone()))?;
         registry.register(Box::new(build_info))?;
-        let buckets = |bounds: &[f64]| {
-            Buckets::new(bounds).map(Arc::new).map_err(|problem| {
-                prometheus::Error::Msg(format!("histogram bounds {bounds:?}: {problem}"))
-            })
+        let buckets = |bounds: &[f64], units| {
+            Buckets::new(bounds, units)
+                .map(Arc::new)
+                .map_err(|problem| {
+                    prometheus::Error::Msg(format!("histogram bounds {bounds:?}: {problem}"))
+                })
         };
         Ok(Exposition {
             registry,
@@ -122,8 +127,8 @@ impl Exposition {
             logs: Arc::default(),
             last_length: Arc::default(),
             buckets: Arc::new(HistogramBuckets {
-                response_size: buckets(&bounds.response_size)?,
-                duration: buckets(&bounds.duration)?,
+                response_size: buckets(&bounds.response_size, 1.0)?,
+                duration: buckets(&bounds.duration, NANOS_A_SECOND)?,
             }),
         })
     }
@@ -551,16 +556,16 @@ impl RequestRecorder {
         let histograms = &mut self.histograms;
         let local = &mut histograms.sets[set];
         let buckets = &*histograms.buckets;
-        (buckets.response_size).count_in(&mut local.response_size, hit.bytes as f64);
+        (buckets.response_size).count_in(&mut local.response_size, hit.bytes);
         if hit.duration.is_some() || hit.upstream_duration.is_some() {
             let [duration, upstream] = &mut **local
                 .durations
                 .get_or_insert_with(|| Box::new([Counts::ZERO; 2]));
             if let Some(time) = hit.duration {
-                buckets.duration.count_in(duration, in_seconds(time));
+                buckets.duration.count_in(duration, nanoseconds(time));
             }
             if let Some(time) = hit.upstream_duration {
-                buckets.duration.count_in(upstream, in_seconds(time));
+                buckets.duration.count_in(upstream, nanoseconds(time));
             }
         }
         self.last_record_timestamp = Some(hit.timestamp);
@@ -685,6 +690,14 @@ impl LocalHistograms {
         self.ids[pair][class] = id;
         id as usize - 1
     }
+}
+
+/// `time` in whole nanoseconds (584 years at most).
+#[inline]
+fn nanoseconds(time: std::time::Duration) -> u64 {
+    time.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(time.subsec_nanos()))
 }
 
 /// Starts a request series of the log, at 0 (so a scrape shows it before its first fold, as
