@@ -123,9 +123,16 @@ impl Renderer {
         writeln!(out, "  status   {}", status.join("  "))?;
         let methods: Vec<String> = r.methods.iter().map(|(m, n)| format!("{m} {n}")).collect();
         writeln!(out, "  methods  {}", methods.join("  "))?;
+        // Times taken, where the format records them: a column each for p50 and p99.
+        let timed = r.section_times.iter().any(Option::is_some);
+        let times_header = if timed {
+            format!(" {:>7} {:>7}", "p50", "p99")
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "  {:<w$} {:>7} {:>6}   {:<w$} {:>7}",
+            "  {:<w$} {:>7} {:>6}{times_header}   {:<w$} {:>7}",
             "section",
             "hits",
             "share",
@@ -134,15 +141,22 @@ impl Renderer {
             w = NAME_WIDTH
         )?;
         for row in 0..r.top_sections.len().max(r.top_clients.len()) {
+            let times = match r.section_times.get(row) {
+                _ if !timed => String::new(),
+                Some(Some([p50, p99])) => {
+                    format!(" {:>7} {:>7}", human_seconds(*p50), human_seconds(*p99))
+                }
+                _ => " ".repeat(16),
+            };
             let section = match r.top_sections.get(row) {
                 Some((name, hits)) => format!(
-                    "{:<w$} {:>7} {:>5.1}%",
+                    "{:<w$} {:>7} {:>5.1}%{times}",
                     shorten(name),
                     hits,
                     *hits as f64 * 100.0 / r.hits as f64,
                     w = NAME_WIDTH
                 ),
-                None => " ".repeat(NAME_WIDTH + 15),
+                None => " ".repeat(NAME_WIDTH + 15 + times.len()),
             };
             let client = match r.top_clients.get(row) {
                 Some((name, hits)) => format!("{:<w$} {:>7}", shorten(name), hits, w = NAME_WIDTH),
@@ -157,7 +171,15 @@ impl Renderer {
         let sections: Vec<_> = r
             .top_sections
             .iter()
-            .map(|(name, hits)| json!({"section": name, "hits": hits, "share": *hits as f64 / r.hits.max(1) as f64}))
+            .zip(r.section_times.iter().chain(std::iter::repeat(&None)))
+            .map(|((name, hits), times)| {
+                let mut section = json!({"section": name, "hits": hits, "share": *hits as f64 / r.hits.max(1) as f64});
+                if let Some([p50, p99]) = times {
+                    section["p50_seconds"] = json!(p50);
+                    section["p99_seconds"] = json!(p99);
+                }
+                section
+            })
             .collect();
         let clients: Vec<_> = r
             .top_clients
@@ -214,6 +236,20 @@ fn shorten(name: &str) -> String {
     let mut short: String = name.chars().take(NAME_WIDTH - 1).collect();
     short.push('…');
     short
+}
+
+/// A time in seconds as people write it: `850µs`, `75ms`, `1.2s`, with 2 significant digits.
+fn human_seconds(seconds: f64) -> String {
+    let (value, unit) = match seconds {
+        s if s < 1e-3 => (s * 1e6, "µs"),
+        s if s < 1.0 => (s * 1e3, "ms"),
+        s => (s, "s"),
+    };
+    if value < 10.0 {
+        format!("{value:.1}{unit}")
+    } else {
+        format!("{value:.0}{unit}")
+    }
 }
 
 fn human_bytes(bytes: u64) -> String {

@@ -37,6 +37,9 @@ pub struct IntervalReport {
     pub methods: Vec<(&'static str, u64)>,
     /// The busiest sections, busiest first.
     pub top_sections: Vec<(String, u64)>,
+    /// The median and 99th percentile time taken of each of `top_sections`, in seconds, where
+    /// the format records times: each rounded up to within 9%.
+    pub section_times: Vec<Option<[f64; 2]>>,
     /// The busiest clients, busiest first.
     pub top_clients: Vec<(String, u64)>,
 }
@@ -81,14 +84,14 @@ impl IntervalStats {
         match record.request {
             Request::Line { method, target, .. } => {
                 self.methods[usize::from(method_index(method))] += 1;
-                self.sections.add(section(target));
+                self.sections.add(section(target), record.duration);
             }
             Request::Malformed(_) => {
                 self.methods[usize::from(INVALID_METHOD)] += 1;
-                self.sections.add_invalid();
+                self.sections.add_invalid(record.duration);
             }
         }
-        self.clients.add(record.client);
+        self.clients.add(record.client, None);
     }
 
     /// The summary of these counts for the interval `[start, end)`, listing `top` of each.
@@ -99,6 +102,7 @@ impl IntervalStats {
             .collect();
         methods.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let c = &self.status_classes;
+        let (sections, clients) = (self.sections.top(top), self.clients.top(top));
         IntervalReport {
             start,
             end,
@@ -113,59 +117,146 @@ impl IntervalStats {
                 c[5],
             ],
             methods,
-            top_sections: self.sections.top(top),
-            top_clients: self.clients.top(top),
+            top_sections: sections
+                .iter()
+                .map(|(name, hits, _)| (name.clone(), *hits))
+                .collect(),
+            section_times: sections.iter().map(|(_, _, times)| *times).collect(),
+            top_clients: clients
+                .into_iter()
+                .map(|(name, hits, _)| (name, hits))
+                .collect(),
         }
     }
 }
 
-/// Counts per key for at most `max` keys; further keys count as [`OVERFLOW`].
+/// Counts per key for at most `max` keys; further keys count as [`OVERFLOW`]. Each count
+/// keeps the times taken of its requests, where there are any.
 #[derive(Debug, Clone)]
 struct BoundedCounts {
-    counts: HashMap<Box<[u8]>, u64>,
-    overflow: u64,
-    invalid: u64,
+    counts: HashMap<Box<[u8]>, Tally>,
+    overflow: Tally,
+    invalid: Tally,
     max: usize,
+}
+
+/// Requests of one key, and their times.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    hits: u64,
+    times: Option<Box<Times>>,
+}
+
+impl Tally {
+    fn add(&mut self, duration: Option<std::time::Duration>) {
+        self.hits += 1;
+        if let Some(duration) = duration {
+            self.times
+                .get_or_insert_with(Default::default)
+                .add(duration);
+        }
+    }
 }
 
 impl BoundedCounts {
     fn new(max: usize) -> BoundedCounts {
         BoundedCounts {
             counts: HashMap::default(),
-            overflow: 0,
-            invalid: 0,
+            overflow: Tally::default(),
+            invalid: Tally::default(),
             max,
         }
     }
 
-    fn add(&mut self, key: &[u8]) {
+    fn add(&mut self, key: &[u8], duration: Option<std::time::Duration>) {
         let key = label_key(key);
-        if let Some(count) = self.counts.get_mut(key) {
-            *count += 1;
+        if let Some(tally) = self.counts.get_mut(key) {
+            tally.add(duration);
         } else if self.counts.len() < self.max {
-            self.counts.insert(key.into(), 1);
+            self.counts.entry(key.into()).or_default().add(duration);
         } else {
-            self.overflow += 1;
+            self.overflow.add(duration);
         }
     }
 
-    fn add_invalid(&mut self) {
-        self.invalid += 1;
+    fn add_invalid(&mut self, duration: Option<std::time::Duration>) {
+        self.invalid.add(duration);
     }
 
-    fn top(&self, n: usize) -> Vec<(String, u64)> {
-        let mut all: Vec<(String, u64)> = self
+    /// The `n` busiest keys, busiest first: name, hits, and median and 99th percentile time.
+    fn top(&self, n: usize) -> Vec<(String, u64, Option<[f64; 2]>)> {
+        let mut all: Vec<(String, &Tally)> = self
             .counts
             .iter()
-            .map(|(key, &count)| (label_value(key), count))
+            .map(|(key, tally)| (label_value(key), tally))
             .chain([
-                (OVERFLOW.to_owned(), self.overflow),
-                (INVALID.to_owned(), self.invalid),
+                (OVERFLOW.to_owned(), &self.overflow),
+                (INVALID.to_owned(), &self.invalid),
             ])
-            .filter(|&(_, count)| count > 0)
+            .filter(|(_, tally)| tally.hits > 0)
             .collect();
-        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        all.sort_by(|a, b| b.1.hits.cmp(&a.1.hits).then_with(|| a.0.cmp(&b.0)));
         all.truncate(n);
-        all
+        all.into_iter()
+            .map(|(name, tally)| {
+                let times = tally
+                    .times
+                    .as_ref()
+                    .map(|t| [t.quantile(0.5), t.quantile(0.99)]);
+                (name, tally.hits, times)
+            })
+            .collect()
+    }
+}
+
+/// Bucket widths: an eighth of a power of two, so a quantile is within 9% of the truth.
+const TIME_STEPS: u32 = 3;
+/// Buckets of times from 1 ns up to 2^48 ns (three days); longer ones count in the last.
+const TIME_BUCKETS: usize = 48 << TIME_STEPS;
+
+/// The times taken of one key's requests within an interval, in buckets by the leading bits
+/// of the nanoseconds as a float (its exponent and first mantissa bits).
+#[derive(Debug, Clone)]
+struct Times {
+    counts: Box<[u32; TIME_BUCKETS]>,
+    total: u32,
+}
+
+impl Default for Times {
+    fn default() -> Self {
+        Times {
+            counts: Box::new([0; TIME_BUCKETS]),
+            total: 0,
+        }
+    }
+}
+
+impl Times {
+    fn add(&mut self, duration: std::time::Duration) {
+        let nanos = duration.as_nanos().min(u128::from(u64::MAX)) as u64;
+        let bucket = match nanos {
+            0 => 0,
+            nanos => {
+                let leading = ((nanos as f64).to_bits() >> (52 - TIME_STEPS)) as usize;
+                (leading - (1023 << TIME_STEPS)).min(TIME_BUCKETS - 1)
+            }
+        };
+        self.counts[bucket] = self.counts[bucket].saturating_add(1);
+        self.total = self.total.saturating_add(1);
+    }
+
+    /// The time below which a share `q` of the requests took, in seconds: the upper edge of
+    /// its bucket.
+    fn quantile(&self, q: f64) -> f64 {
+        let rank = ((q * f64::from(self.total)).ceil() as u32).max(1);
+        let mut seen = 0;
+        let bucket = (self.counts.iter())
+            .position(|&count| {
+                seen += count;
+                seen >= rank
+            })
+            .unwrap_or(TIME_BUCKETS - 1);
+        let upper = ((bucket + 1 + (1023 << TIME_STEPS)) as u64) << (52 - TIME_STEPS);
+        f64::from_bits(upper) / 1e9
     }
 }

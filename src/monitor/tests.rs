@@ -416,3 +416,58 @@ fn the_wall_clock_jump_is_what_it_moved_apart_from_the_time_that_passed() {
     assert_eq!(start.jump_to(&later(10, 3_600)), jump(70, 3_600));
     assert_eq!(start.jump_to(&later(10, 30)), jump(70, 30));
 }
+
+#[test]
+fn sections_show_their_median_and_99th_percentile_time_where_the_format_has_times() {
+    let mut stats = IntervalStats::new(10);
+    for millis in 1..=100u64 {
+        let mut record = hit(b"/api/x");
+        record.duration = Some(std::time::Duration::from_millis(millis));
+        stats.add(&record);
+    }
+    stats.add(&hit(b"/untimed"));
+    let report = stats.report(0, 10, 3);
+    assert_eq!(report.top_sections[0], ("/api".to_owned(), 100));
+    let [p50, p99] = report.section_times[0].expect("times of /api");
+    // Rounded up to the bucket's edge: within 9% above the truth.
+    assert!((0.050..=0.050 * 1.09).contains(&p50), "{p50}");
+    assert!((0.099..=0.099 * 1.09).contains(&p99), "{p99}");
+    assert_eq!(report.section_times[1], None, "no times for /untimed");
+
+    let text = |format| {
+        let mut out = Vec::new();
+        Renderer {
+            format,
+            local_time: false,
+            bell: false,
+        }
+        .write(&MonitorEvent::Stats(report.clone()), &mut out)
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let plain = text(OutputFormat::Text);
+    assert!(plain.contains("    p50     p99"), "{plain}");
+    assert!(
+        plain.contains("  /api                             100  99.0%    50ms   101ms   192.0.2.1"),
+        "{plain}"
+    );
+    let json: serde_json::Value = serde_json::from_str(text(OutputFormat::Json).trim()).unwrap();
+    assert_eq!(json["top_sections"][0]["p50_seconds"], p50);
+    assert!(json["top_sections"][1].get("p50_seconds").is_none());
+
+    let mut untimed = IntervalStats::new(10);
+    untimed.add(&hit(b"/a"));
+    let report = untimed.report(0, 10, 3);
+    let mut out = Vec::new();
+    Renderer {
+        format: OutputFormat::Text,
+        local_time: false,
+        bell: false,
+    }
+    .write(&MonitorEvent::Stats(report), &mut out)
+    .unwrap();
+    assert!(
+        !String::from_utf8(out).unwrap().contains("p50"),
+        "no column without times"
+    );
+}
