@@ -210,6 +210,7 @@ fn dashboard_queries() -> Vec<String> {
             q.replace("$job", ".*")
                 .replace("$instance", ".*")
                 .replace("$log", ".*")
+                .replace("$section", ".*")
                 .replace("$__rate_interval", "1m")
         })
         .collect()
