@@ -179,6 +179,7 @@ fn main() {
                     user_agent: None,
                     duration: Some(Duration::from_millis(3)),
                     upstream_duration: None,
+                    host: None,
                 });
             }
         }

@@ -111,6 +111,17 @@ pub struct ParseArgs {
     #[arg(long, value_name = "N", default_value_t = SeriesLimits::default().series)]
     pub max_series: usize,
 
+    /// Add a `host` label to the request counter and the histograms: the format's host field
+    /// (nginx `$host`, Apache `%v`, W3C `cs-host`, JSON `host`) or else an absolute-form
+    /// target's authority; lower-cased, without the default port.
+    #[arg(long)]
+    pub host_label: bool,
+
+    /// With `--host-label`: hosts with a label value of their own, the first seen; later ones
+    /// are `(other)`. Requests without a host carry `host=""`, which takes no slot.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub max_hosts: usize,
+
     /// Label sets (section × method × status class) kept per histogram; a request that would
     /// start one more is observed under section and method `(other)` of its class.
     #[arg(long, value_name = "N", default_value_t = SeriesLimits::default().histogram_series)]
@@ -523,6 +534,7 @@ fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
         ("--max-statuses", args.max_statuses),
         ("--max-series", args.max_series),
         ("--max-histogram-series", args.max_histogram_series),
+        ("--max-hosts", args.max_hosts),
     ] {
         if value == 0 {
             return Err(invalid(flag, "expected at least 1"));
@@ -543,6 +555,7 @@ fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
             statuses: args.max_statuses,
             series: args.max_series,
             histogram_series: args.max_histogram_series,
+            hosts: args.host_label.then_some(args.max_hosts),
         },
         histogram_bounds: HistogramBounds {
             response_size: bounds(
@@ -752,6 +765,7 @@ mod tests {
                     statuses: 50,
                     series: 10_000,
                     histogram_series: 1_000,
+                    hosts: None,
                 }
             )
         );

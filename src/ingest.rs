@@ -334,6 +334,7 @@ mod tests {
                 statuses: 3,
                 series: 10,
                 histogram_series: 8,
+                hosts: None,
             };
             let mut ingest = Ingest::exporter(format, metrics.clone(), limits);
             let mut splitter = crate::tail::LineSplitter::new(256);

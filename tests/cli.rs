@@ -86,7 +86,29 @@ fn promtool_accepts_the_exposition() {
         return;
     };
     let (_dir, path) = mixed_log();
-    let output = run(&["--one-shot", "--log-file", path.to_str().unwrap()]);
+    let named = format!("site={}", path.display());
+    // Every label: with `--host-label` (hosts from absolute-form targets) and a named log.
+    for args in [
+        vec!["--one-shot", "--log-file", path.to_str().unwrap()],
+        vec!["--one-shot", "--log-file", &named, "--host-label"],
+    ] {
+        let output = run(&args);
+        if args.contains(&"--host-label") {
+            let text = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                text.contains(r#"{host="my.site.com",log="site",method="GET",section="/pages""#),
+                "{text}"
+            );
+            assert!(
+                text.contains(r#"{host="",log="site",method="POST",section="/api""#),
+                "{text}"
+            );
+        }
+        check_metrics(&promtool, &output.stdout);
+    }
+}
+
+fn check_metrics(promtool: &std::path::Path, exposition: &[u8]) {
     let mut check = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -94,12 +116,7 @@ fn promtool_accepts_the_exposition() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&output.stdout)
-        .unwrap();
+    check.stdin.take().unwrap().write_all(exposition).unwrap();
     let result = check.wait_with_output().unwrap();
     assert!(
         result.status.success(),

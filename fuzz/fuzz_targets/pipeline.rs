@@ -39,6 +39,7 @@ fuzz_target!(|input: &[u8]| {
         statuses: 3,
         series: 10,
         histogram_series: 8,
+        hosts: None,
     };
     let mut ingest = Ingest::exporter(format, metrics.clone(), limits);
     let mut splitter = LineSplitter::new(256);

@@ -325,21 +325,24 @@ impl RecordConsumer for HitBatch {
     }
 }
 
-/// Hits that own their targets' bytes, so they can outlive the lines they came from.
+/// Hits that own their targets' and hosts' bytes, so they can outlive the lines they came
+/// from.
 #[derive(Default)]
 struct HitBatch {
     hits: Vec<BatchedHit>,
-    // Every hit's target, one after another.
+    // Every hit's target and host, one after another.
     targets: Vec<u8>,
 }
 
 impl HitBatch {
     fn push(&mut self, hit: Hit<'_>) {
-        let target = hit.target.map(|target| {
+        let mut keep = |bytes: &[u8]| {
             let start = self.targets.len();
-            self.targets.extend_from_slice(target);
+            self.targets.extend_from_slice(bytes);
             start as u32..self.targets.len() as u32
-        });
+        };
+        let target = hit.target.map(&mut keep);
+        let host = hit.host.map(&mut keep);
         self.hits.push(BatchedHit {
             target,
             method: hit.method,
@@ -348,6 +351,7 @@ impl HitBatch {
             duration: hit.duration,
             upstream_duration: hit.upstream_duration,
             timestamp: hit.timestamp,
+            host,
         });
     }
 
@@ -357,7 +361,7 @@ impl HitBatch {
     }
 }
 
-/// A [`Hit`] whose target is a range of its batch's `targets`.
+/// A [`Hit`] whose target and host are ranges of its batch's `targets`.
 struct BatchedHit {
     target: Option<Range<u32>>,
     method: u8,
@@ -366,16 +370,18 @@ struct BatchedHit {
     duration: Option<std::time::Duration>,
     upstream_duration: Option<std::time::Duration>,
     timestamp: i64,
+    host: Option<Range<u32>>,
 }
 
 impl BatchedHit {
     #[inline]
     fn borrow<'a>(&self, targets: &'a [u8]) -> Hit<'a> {
+        let slice = |range: &Option<Range<u32>>| {
+            (range.clone()).map(|range| &targets[range.start as usize..range.end as usize])
+        };
         Hit {
-            target: self
-                .target
-                .clone()
-                .map(|range| &targets[range.start as usize..range.end as usize]),
+            target: slice(&self.target),
+            host: slice(&self.host),
             method: self.method,
             status: self.status,
             bytes: self.bytes,
@@ -412,6 +418,7 @@ mod tests {
             statuses: 3,
             series: 10,
             histogram_series: 8,
+            hosts: None,
         };
         let metrics = ExporterMetrics::new().unwrap();
         match chunks {

@@ -34,6 +34,8 @@ pub const ROTATION_KINDS: [&str; 2] = ["rename", "truncate"];
 /// One series of `accesslog_http_requests_total`.
 #[derive(Debug)]
 pub struct RequestSeries {
+    /// With `--host-label`.
+    pub host: Option<Box<str>>,
     pub section: Box<str>,
     pub method: &'static str,
     pub status: Box<str>,
@@ -43,6 +45,8 @@ pub struct RequestSeries {
 /// One label set of the three histograms.
 #[derive(Debug)]
 pub struct HistogramSeries {
+    /// With `--host-label`.
+    pub host: Option<Box<str>>,
     pub section: Box<str>,
     pub method: &'static str,
     /// The status code's first digit.
@@ -125,16 +129,20 @@ impl Logs {
             let mut series: Vec<&RequestSeries> = folded.requests.iter().collect();
             // In label order, as the client library sorts them: method, section, status.
             series.sort_by(|a, b| {
-                (a.method, &a.section, &a.status).cmp(&(b.method, &b.section, &b.status))
+                (&a.host, a.method, &a.section, &a.status)
+                    .cmp(&(&b.host, b.method, &b.section, &b.status))
             });
             series.into_iter().map(move |series| {
                 let labels = join(
-                    labels,
-                    &format!(
-                        "method=\"{}\",section=\"{}\",status=\"{}\"",
-                        series.method,
-                        escape(&series.section),
-                        escape(&series.status)
+                    &host_label(series.host.as_deref()),
+                    &join(
+                        labels,
+                        &format!(
+                            "method=\"{}\",section=\"{}\",status=\"{}\"",
+                            series.method,
+                            escape(&series.section),
+                            escape(&series.status)
+                        ),
                     ),
                 );
                 (labels, counter(series.count))
@@ -173,18 +181,22 @@ impl Logs {
                 let mut sets: Vec<&HistogramSeries> = folded.histograms.iter().collect();
                 // In label order: method, section, status_class.
                 sets.sort_by(|a, b| {
-                    (a.method, &a.section, a.class).cmp(&(b.method, &b.section, b.class))
+                    (&a.host, a.method, &a.section, a.class)
+                        .cmp(&(&b.host, b.method, &b.section, b.class))
                 });
                 for set in sets {
                     let Some(counts) = counts(&set.counts) else {
                         continue;
                     };
                     let labels = join(
-                        labels,
-                        &format!(
-                            "method=\"{}\",section=\"{}\"",
-                            set.method,
-                            escape(&set.section)
+                        &host_label(set.host.as_deref()),
+                        &join(
+                            labels,
+                            &format!(
+                                "method=\"{}\",section=\"{}\"",
+                                set.method,
+                                escape(&set.section)
+                            ),
                         ),
                     );
                     histogram::write_series(&mut series, name, &labels, set.class, buckets, counts);
@@ -277,6 +289,14 @@ impl Logs {
 fn log_labels(log: &LogCounts) -> String {
     match &log.name {
         Some(name) => format!("{LOG_LABEL}=\"{}\"", escape(name)),
+        None => String::new(),
+    }
+}
+
+/// `host="…"` with `--host-label`, else nothing. The label sorts before `log`.
+fn host_label(host: Option<&str>) -> String {
+    match host {
+        Some(host) => format!("host=\"{}\"", escape(host)),
         None => String::new(),
     }
 }

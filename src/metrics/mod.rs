@@ -17,11 +17,13 @@
 
 mod families;
 mod histogram;
+mod hosts;
 mod sections;
 mod statuses;
 
 pub use crate::labels::{INVALID, OVERFLOW};
 pub use histogram::{parse_bounds, Buckets, MAX_BOUNDS};
+pub use hosts::HostTable;
 pub use sections::SectionTable;
 pub use statuses::StatusTable;
 
@@ -355,6 +357,9 @@ pub struct SeriesLimits {
     /// Label sets (section, method, status class) of each histogram; a request that would
     /// start one more is observed under section and method [`OVERFLOW`] of its class.
     pub histogram_series: usize,
+    /// With `--host-label`: hosts with a `host` label value of their own; later ones are
+    /// [`OVERFLOW`]. `None`: no `host` label.
+    pub hosts: Option<usize>,
 }
 
 impl Default for SeriesLimits {
@@ -364,16 +369,19 @@ impl Default for SeriesLimits {
             statuses: 50,
             series: 10_000,
             histogram_series: 1_000,
+            hosts: None,
         }
     }
 }
 
 impl SeriesLimits {
     /// The most series `accesslog_http_requests_total` can have: the series cap and one
-    /// overflow series per status class, or every combination of the label values if fewer.
+    /// overflow series per status class (and host), or every combination of the label values
+    /// if fewer.
     pub fn max_request_series(&self) -> usize {
-        let combinations = (self.sections + 2) * METHOD_COUNT * (self.statuses + 9);
-        combinations.min(self.series + 9)
+        let hosts = self.hosts.map_or(1, |hosts| hosts + 2);
+        let combinations = hosts * (self.sections + 2) * METHOD_COUNT * (self.statuses + 9);
+        combinations.min(self.series + 9 * hosts)
     }
 }
 
@@ -394,6 +402,8 @@ pub struct Hit<'a> {
     pub upstream_duration: Option<std::time::Duration>,
     /// When the request was logged, in seconds since the epoch.
     pub timestamp: i64,
+    /// The host field of the line, when the format has one.
+    pub host: Option<&'a [u8]>,
 }
 
 impl<'a> Hit<'a> {
@@ -412,6 +422,7 @@ impl<'a> Hit<'a> {
             duration: record.duration,
             upstream_duration: record.upstream_duration,
             timestamp: record.timestamp.unix_seconds,
+            host: record.host,
         }
     }
 }
@@ -431,9 +442,13 @@ pub struct RequestRecorder {
     statuses: StatusTable,
     series: usize,
     max_series: usize,
-    // Counted in once `max_series` series exist, by status class.
-    overflow: [Option<SeriesCount>; 10],
+    // Counted in once `max_series` series exist, by host and status class (`host * 10 + class`).
+    overflow: Vec<Option<SeriesCount>>,
     histograms: LocalHistograms,
+    // With `--host-label`.
+    hosts: Option<HostTable>,
+    // Section ids there can be: the span of a host's series in `requests`.
+    section_span: usize,
     last_record_timestamp: Option<i64>,
 }
 
@@ -446,8 +461,8 @@ struct LocalHistograms {
     // Flushed whole: a list of those observed would cost a load a request, the flush a check
     // a set.
     sets: Vec<LocalSet>,
-    // The overflow set of each status class, as in `ids`.
-    overflow: [u32; 10],
+    // The overflow set of each host and status class (`host * 10 + class`), as in `ids`.
+    overflow: Vec<u32>,
     max_sets: usize,
 }
 
@@ -476,20 +491,24 @@ impl RequestRecorder {
     /// A recorder into `metrics` that keeps within `limits`.
     pub fn new(metrics: ExporterMetrics, limits: SeriesLimits) -> RequestRecorder {
         let buckets = &metrics.exposition.buckets;
+        let hosts = limits.hosts.map(HostTable::new);
+        let host_span = hosts.as_ref().map_or(1, HostTable::span);
         RequestRecorder {
             sections: SectionTable::new(limits.sections),
             requests: Vec::new(),
             statuses: StatusTable::new(limits.statuses),
             series: 0,
             max_series: limits.series,
-            overflow: Default::default(),
+            overflow: vec![None; host_span * 10],
             histograms: LocalHistograms {
                 buckets: Arc::clone(buckets),
                 ids: Vec::new(),
                 sets: Vec::new(),
-                overflow: [0; 10],
+                overflow: vec![0; host_span * 10],
                 max_sets: limits.histogram_series,
             },
+            hosts,
+            section_span: limits.sections + 2,
             last_record_timestamp: None,
             metrics,
         }
@@ -535,7 +554,12 @@ impl RequestRecorder {
             Some(target) => self.sections.id(section(target)),
             None => SectionTable::INVALID_ID,
         };
-        let pair = section as usize * METHOD_COUNT + usize::from(method);
+        let host = match &mut self.hosts {
+            Some(hosts) => hosts.id(hit.host, hit.target),
+            None => HostTable::NONE,
+        };
+        let pair = (host as usize * self.section_span + section as usize) * METHOD_COUNT
+            + usize::from(method);
         if pair >= self.requests.len() {
             self.requests.resize_with(pair + 1, Vec::new);
         }
@@ -550,7 +574,7 @@ impl RequestRecorder {
                 series.pending += 1;
                 series.set as usize
             }
-            None => self.count_in_new_series(section, method, status, hit.status),
+            None => self.count_in_new_series(pair, (host, section, method), status, hit.status),
         };
 
         let histograms = &mut self.histograms;
@@ -571,19 +595,30 @@ impl RequestRecorder {
         self.last_record_timestamp = Some(hit.timestamp);
     }
 
-    /// Counts a request of a series not counted in yet; returns its histograms' label set.
+    /// Counts a request of a series not counted in yet, at `pair` of `requests`; returns its
+    /// histograms' label set.
     #[cold]
     fn count_in_new_series(
         &mut self,
-        section: u32,
-        method: u8,
+        pair: usize,
+        (host, section, method): (u32, u32, u8),
         status_id: usize,
         status: u16,
     ) -> usize {
         let class = usize::from(status / 100);
-        let set = self
-            .histograms
-            .set_of(&self.metrics, &self.sections, section, method, class);
+        let host_label = self.hosts.as_ref().map(|hosts| hosts.label(host));
+        let set = self.histograms.set_of(
+            &self.metrics,
+            pair,
+            (
+                host_label,
+                host,
+                self.sections.label(section),
+                section,
+                method,
+            ),
+            class,
+        );
         // Section and method past their caps, and a status past its cap (its class): the
         // labels of the overflow series, which must not be exposed twice.
         let is_overflow = section == SectionTable::OVERFLOW_ID
@@ -591,8 +626,8 @@ impl RequestRecorder {
             && self.statuses.label(status_id) == status_class_label(status);
         if self.series >= self.max_series || is_overflow {
             let metrics = &self.metrics;
-            let overflow = self.overflow[class].get_or_insert_with(|| {
-                let labels = (OVERFLOW, OVERFLOW, status_class_label(status));
+            let overflow = self.overflow[host as usize * 10 + class].get_or_insert_with(|| {
+                let labels = (host_label, OVERFLOW, OVERFLOW, status_class_label(status));
                 SeriesCount {
                     total: add_series(metrics, labels),
                     pending: 0,
@@ -604,12 +639,12 @@ impl RequestRecorder {
         }
         self.series += 1;
         let labels = (
+            host_label,
             self.sections.label(section),
             method_label(method),
             self.statuses.label(status_id),
         );
         let total = add_series(&self.metrics, labels);
-        let pair = section as usize * METHOD_COUNT + usize::from(method);
         self.requests[pair][status_id] = Some(SeriesCount {
             total,
             pending: 1,
@@ -625,52 +660,51 @@ impl RequestRecorder {
 }
 
 impl LocalHistograms {
-    /// The set of `section`, `method` and `class`, started if new.
+    /// The set at `pair` (of `requests`) for `class`, started if new. `labels`: the host's
+    /// label (with `--host-label`) and id, the section's label and id, the method.
     fn set_of(
         &mut self,
         metrics: &ExporterMetrics,
-        sections: &SectionTable,
-        section: u32,
-        method: u8,
+        pair: usize,
+        labels: (Option<&str>, u32, &str, u32, u8),
         class: usize,
     ) -> usize {
-        let pair = section as usize * METHOD_COUNT + usize::from(method);
         if pair >= self.ids.len() {
             self.ids.resize(pair + 1, [0; 10]);
         }
         match self.ids[pair][class] {
-            0 => self.new_set(metrics, sections, section, method, class),
+            0 => self.new_set(metrics, pair, labels, class),
             id => id as usize - 1,
         }
     }
 
-    /// The set of `section`, `method` and `class`, started in the log's totals; the class's
-    /// overflow set once `max_sets` sets exist.
+    /// The set at `pair` for `class`, started in the log's totals; the overflow set of the
+    /// host and class once `max_sets` sets exist.
     fn new_set(
         &mut self,
         metrics: &ExporterMetrics,
-        sections: &SectionTable,
-        section: u32,
-        method: u8,
+        pair: usize,
+        (host_label, host, section_label, section, method): (Option<&str>, u32, &str, u32, u8),
         class: usize,
     ) -> usize {
-        let pair = section as usize * METHOD_COUNT + usize::from(method);
         let overflow_sets = self.overflow.iter().filter(|&&id| id != 0).count();
         // Section and method both past their caps have the overflow set's labels.
         let full = self.sets.len() - overflow_sets >= self.max_sets
             || section == SectionTable::OVERFLOW_ID && method == OTHER_METHOD;
+        let overflow = host as usize * 10 + class;
         let labels = if full {
-            if self.overflow[class] != 0 {
-                self.ids[pair][class] = self.overflow[class];
-                return self.overflow[class] as usize - 1;
+            if self.overflow[overflow] != 0 {
+                self.ids[pair][class] = self.overflow[overflow];
+                return self.overflow[overflow] as usize - 1;
             }
             (OVERFLOW, OVERFLOW)
         } else {
-            (sections.label(section), method_label(method))
+            (section_label, method_label(method))
         };
         let total = {
             let mut folded = metrics.folded();
             folded.histograms.push(HistogramSeries {
+                host: host_label.map(Into::into),
                 section: labels.0.into(),
                 method: labels.1,
                 class: class as u16,
@@ -685,7 +719,7 @@ impl LocalHistograms {
         });
         let id = self.sets.len() as u32;
         if full {
-            self.overflow[class] = id;
+            self.overflow[overflow] = id;
         }
         self.ids[pair][class] = id;
         id as usize - 1
@@ -704,10 +738,11 @@ fn nanoseconds(time: std::time::Duration) -> u64 {
 /// the client library's vectors do); returns where its total is kept.
 fn add_series(
     metrics: &ExporterMetrics,
-    (section, method, status): (&str, &'static str, &str),
+    (host, section, method, status): (Option<&str>, &str, &'static str, &str),
 ) -> usize {
     let mut folded = metrics.folded();
     folded.requests.push(RequestSeries {
+        host: host.map(Into::into),
         section: section.into(),
         method,
         status: status.into(),

@@ -183,6 +183,7 @@ fn every_request_counts_within_the_series_bound_whatever_the_labels() {
         statuses: 4,
         series: 20,
         histogram_series: 12,
+        hosts: None,
     };
     let mut r = RequestRecorder::new(ExporterMetrics::new().unwrap(), limits);
     let mut rng = fastrand::Rng::with_seed(7);
@@ -353,4 +354,90 @@ fn a_time_written_as_a_bound_is_written_counts_in_that_bound() {
         (Some(0.0), Some(1.0), Some(1.0)),
         "{text}"
     );
+}
+
+#[test]
+fn hosts_are_labelled_within_their_cap_and_every_request_counts() {
+    let limits = SeriesLimits {
+        sections: 5,
+        statuses: 5,
+        series: 10_000,
+        histogram_series: 6,
+        hosts: Some(3),
+    };
+    let mut r = RequestRecorder::new(ExporterMetrics::new().unwrap(), limits);
+    let mut rng = fastrand::Rng::with_seed(11);
+    let total = 3_000;
+    let mut first_hosts = Vec::new();
+    for _ in 0..total {
+        let host = format!("H{}.example", rng.u8(..20));
+        let (field, target) = match rng.u8(..3) {
+            0 => (None, format!("/s{}/x", rng.u8(..10))),
+            1 => (None, format!("http://{host}/s{}/x", rng.u8(..10))),
+            _ => (Some(host.clone()), format!("/s{}/x", rng.u8(..10))),
+        };
+        let normalized = field
+            .as_ref()
+            .map(|_| host.to_lowercase())
+            .or_else(|| target.starts_with("http").then(|| host.to_lowercase()));
+        if let Some(host) = normalized {
+            if first_hosts.len() < 3 && !first_hosts.contains(&host) {
+                first_hosts.push(host);
+            }
+        }
+        r.count(Hit {
+            target: Some(target.as_bytes()),
+            method: 0,
+            status: [200, 404][rng.usize(..2)],
+            bytes: 1,
+            duration: None,
+            upstream_duration: None,
+            timestamp: 0,
+            host: field.as_deref().map(str::as_bytes),
+        });
+    }
+    r.flush();
+    let text = r.metrics.encode();
+    let host_of = |line: &str| {
+        line.split("host=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let requests: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("accesslog_http_requests_total{"))
+        .collect();
+    let mut hosts: Vec<String> = requests.iter().map(|l| host_of(l)).collect();
+    hosts.sort();
+    hosts.dedup();
+    let mut want = first_hosts.clone();
+    want.extend([String::new(), "(other)".to_owned()]);
+    want.sort();
+    assert_eq!(hosts, want);
+    assert_eq!(sum_of(&requests), total as f64);
+
+    let counts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("accesslog_http_response_size_bytes_count{"))
+        .collect();
+    assert_eq!(sum_of(&counts), total as f64);
+    // The histograms' overflow sets keep the request's host.
+    let mut overflow_hosts: Vec<String> = counts
+        .iter()
+        .filter(|l| l.contains(r#"method="(other)",section="(other)""#))
+        .map(|l| host_of(l))
+        .collect();
+    overflow_hosts.dedup();
+    assert!(overflow_hosts.len() > 1, "{counts:#?}");
+    let mut seen = std::collections::HashSet::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        assert!(
+            seen.insert(line.rsplit_once(' ').unwrap().0),
+            "{line} twice"
+        );
+    }
 }

@@ -33,6 +33,7 @@ fn hit(target: &'static [u8]) -> Record<'static> {
         user_agent: None,
         duration: None,
         upstream_duration: None,
+        host: None,
     }
 }
 

@@ -78,6 +78,7 @@ pub(super) fn parse<'a>(
         user_agent,
         duration: None,
         upstream_duration: None,
+        host: None,
     }))
 }
 

@@ -55,6 +55,8 @@ pub(super) enum Field {
     /// nginx `$upstream_response_time`: `-`, a time in seconds, or several separated by `, `
     /// or ` : ` (one per upstream tried, summed).
     UpstreamDuration,
+    /// The site the request was for.
+    Host,
     /// A value no record needs.
     Skip,
 }
@@ -83,6 +85,7 @@ pub(super) struct Values<'a> {
     pub(super) user_agent: Option<&'a [u8]>,
     pub(super) duration: Option<(Unit, &'a [u8])>,
     pub(super) upstream: Option<&'a [u8]>,
+    pub(super) host: Option<&'a [u8]>,
 }
 
 impl<'a> Values<'a> {
@@ -102,6 +105,7 @@ impl<'a> Values<'a> {
             Field::UserAgent => self.user_agent = Some(value),
             Field::Duration(unit) => self.duration = Some((unit, value)),
             Field::UpstreamDuration => self.upstream = Some(value),
+            Field::Host => self.host = Some(value),
             Field::Skip => {}
         }
     }
@@ -147,6 +151,7 @@ impl<'a> Values<'a> {
             user_agent: self.user_agent,
             duration,
             upstream_duration,
+            host: self.host.filter(|host| !host.is_empty() && *host != b"-"),
         }))
     }
 }

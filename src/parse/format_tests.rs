@@ -500,3 +500,64 @@ fn lines_a_real_nginx_wrote() {
         assert_eq!(r.timestamp.unix_seconds, 1_796_235_014, "{text}");
     }
 }
+
+/// The site of each request, from each format's host field (issue 17); `-` or empty is none.
+#[test]
+fn hosts_from_every_format_that_has_a_field_for_them() {
+    // The format, a line of it, and the host read.
+    type Case = (LogFormat, &'static [u8], Option<&'static [u8]>);
+    let cases: [Case; 8] = [
+        (
+            nginx("$host $remote_addr [$time_local] \"$request\" $status $body_bytes_sent"),
+            b"Shop.Example:8080 1.2.3.4 [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1",
+            Some(b"Shop.Example:8080"),
+        ),
+        (
+            nginx("$server_name $remote_addr [$time_local] \"$request\" $status $body_bytes_sent"),
+            b"- 1.2.3.4 [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1",
+            None,
+        ),
+        (
+            apache("%v %h %l %u %t \\\"%r\\\" %>s %b"),
+            b"blog.example 1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1",
+            Some(b"blog.example"),
+        ),
+        (
+            apache("%h %l %u %t \\\"%r\\\" %>s %b \\\"%{Host}i\\\""),
+            b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"a.example:443\"",
+            Some(b"a.example:443"),
+        ),
+        (
+            apache("%h %l %u %t \\\"%r\\\" %>s %b \\\"%{Host}i\\\""),
+            b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"\"",
+            None,
+        ),
+        (
+            json(""),
+            br#"{"time":"2000-10-10T13:55:36-07:00","method":"GET","path":"/","status":200,"host":"api.example"}"#,
+            Some(b"api.example"),
+        ),
+        (
+            json(""),
+            br#"{"time":"2000-10-10T13:55:36-07:00","method":"GET","path":"/","status":200}"#,
+            None,
+        ),
+        (LogFormat::Common, b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1", None),
+    ];
+    for (format, line, host) in cases {
+        assert_eq!(
+            record(&format, line).host,
+            host,
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    let mut w3c = LineParser::new(LogFormat::Auto);
+    w3c.parse(b"#Fields: date time cs-host c-ip cs-method cs-uri-stem sc-status sc-bytes")
+        .unwrap();
+    let Ok(Line::Record(r)) = w3c.parse(b"2024-03-01 10:00:00 www.example 1.1.1.1 GET /a 200 10")
+    else {
+        panic!("a W3C record")
+    };
+    assert_eq!(r.host, Some(&b"www.example"[..]));
+}

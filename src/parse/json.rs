@@ -16,7 +16,7 @@ use super::time::ClfTimeCache;
 use super::{Line, ParseError};
 
 /// The names of the fields in `--format json:FIELD=KEY,…`, with what each is read as.
-const FIELD_NAMES: [(&str, Field); 15] = [
+const FIELD_NAMES: [(&str, Field); 16] = [
     ("client", Field::Client),
     ("user", Field::User),
     ("time", Field::Time(TimeText::Any)),
@@ -32,10 +32,11 @@ const FIELD_NAMES: [(&str, Field); 15] = [
     ("duration_us", Field::Duration(Unit::Microseconds)),
     ("duration_ns", Field::Duration(Unit::Nanoseconds)),
     ("upstream_s", Field::UpstreamDuration),
+    ("host", Field::Host),
 ];
 
 /// The keys read by default, by field (see the README's Formats section).
-const DEFAULT_KEYS: [(&str, &[&str]); 15] = [
+const DEFAULT_KEYS: [(&str, &[&str]); 16] = [
     ("client", &["remote_addr", "client_ip", "ClientHost"]),
     ("user", &["remote_user", "ClientUsername"]),
     (
@@ -68,6 +69,7 @@ const DEFAULT_KEYS: [(&str, &[&str]); 15] = [
     ("duration_us", &[]),
     ("duration_ns", &["Duration"]),
     ("upstream_s", &["upstream_response_time"]),
+    ("host", &["host", "http_host", "server_name", "RequestHost"]),
 ];
 
 /// Which JSON key holds which field.

@@ -92,6 +92,9 @@ pub struct Record<'a> {
     /// Time spent waiting for upstream servers (nginx `$upstream_response_time`, summed over
     /// the upstreams tried), when the format has one.
     pub upstream_duration: Option<Duration>,
+    /// The site the request was for, raw, when the format has a host field (nginx `$host`,
+    /// Apache `%v`, W3C `cs-host`, JSON `host`) and it is not `-` or empty.
+    pub host: Option<&'a [u8]>,
 }
 
 /// What a line turned out to be.

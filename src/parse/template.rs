@@ -345,6 +345,7 @@ fn nginx_field(name: &str) -> Option<Field> {
         "http_user_agent" => Field::UserAgent,
         "request_time" => Field::Duration(Unit::Seconds),
         "upstream_response_time" => Field::UpstreamDuration,
+        "host" | "http_host" | "server_name" => Field::Host,
         _ if NGINX_SKIPPED.contains(&name)
             || NGINX_PREFIXES.iter().any(|prefix| name.starts_with(prefix)) =>
         {
@@ -502,12 +503,14 @@ fn apache_field(letter: u8, argument: &str) -> Option<Field> {
         (b'b' | b'B' | b'O', _) => Field::Bytes,
         (b'i', name) if name.eq_ignore_ascii_case("Referer") => Field::Referer,
         (b'i', name) if name.eq_ignore_ascii_case("User-Agent") => Field::UserAgent,
+        (b'i', name) if name.eq_ignore_ascii_case("Host") => Field::Host,
+        (b'v' | b'V', _) => Field::Host,
         (b'D', _) => Field::Duration(Unit::Microseconds),
         (b'T', "" | "s") => Field::Duration(Unit::Seconds),
         (b'T', "ms") => Field::Duration(Unit::Milliseconds),
         (b'T', "us") => Field::Duration(Unit::Microseconds),
         (b'A' | b'e' | b'f' | b'H' | b'i' | b'I' | b'k' | b'l' | b'L' | b'n' | b'o' | b'p', _)
-        | (b'P' | b'q' | b'R' | b'S' | b'v' | b'V' | b'X' | b'C' | b'^', _) => Field::Skip,
+        | (b'P' | b'q' | b'R' | b'S' | b'X' | b'C' | b'^', _) => Field::Skip,
         _ => return None,
     })
 }

@@ -24,10 +24,11 @@ enum Column {
     TimeTaken,
     UserAgent,
     Referer,
+    Host,
 }
 
 impl Column {
-    const COUNT: usize = Column::Referer as usize + 1;
+    const COUNT: usize = Column::Host as usize + 1;
 
     fn from_name(name: &[u8]) -> Option<Column> {
         Some(match name {
@@ -43,6 +44,7 @@ impl Column {
             b"time-taken" => Column::TimeTaken,
             b"cs(User-Agent)" => Column::UserAgent,
             b"cs(Referer)" => Column::Referer,
+            b"cs-host" => Column::Host,
             _ => return None,
         })
     }
@@ -140,6 +142,7 @@ impl Layout {
             user_agent,
             duration,
             upstream_duration: None,
+            host: value(Column::Host),
         }))
     }
 }
