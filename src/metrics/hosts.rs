@@ -71,17 +71,7 @@ impl HostTable {
 /// The scheme and authority of an absolute-form target, `scheme://authority/…`, without any
 /// user information (`user@`).
 fn authority(target: &[u8]) -> Option<(&[u8], &[u8])> {
-    let colon = memchr::memchr(b':', target)?;
-    let (scheme, rest) = (&target[..colon], target[colon + 1..].strip_prefix(b"//")?);
-    if scheme.is_empty()
-        || !scheme
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b))
-    {
-        return None;
-    }
-    let end = memchr::memchr3(b'/', b'?', b'#', rest).unwrap_or(rest.len());
-    let authority = &rest[..end];
+    let (scheme, authority, _) = crate::parse::scheme_and_authority(target)?;
     let host = match memchr::memrchr(b'@', authority) {
         Some(at) => &authority[at + 1..],
         None => authority,

@@ -35,7 +35,7 @@ use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use crate::labels::{
     method_index, method_label, status_class_label, INVALID_METHOD, METHOD_COUNT, OTHER_METHOD,
 };
-use crate::parse::{section, Record, Request};
+use crate::parse::{nanoseconds, section, Record, Request};
 use families::{
     Folded, HistogramBuckets, HistogramSeries, LogCounts, Logs, RequestSeries, PARSE_ERROR_REASONS,
     ROTATION_KINDS,
@@ -724,14 +724,6 @@ impl LocalHistograms {
         self.ids[pair][class] = id;
         id as usize - 1
     }
-}
-
-/// `time` in whole nanoseconds (584 years at most).
-#[inline]
-fn nanoseconds(time: std::time::Duration) -> u64 {
-    time.as_secs()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(u64::from(time.subsec_nanos()))
 }
 
 /// Starts a request series of the log, at 0 (so a scrape shows it before its first fold, as

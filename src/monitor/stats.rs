@@ -233,7 +233,7 @@ impl Default for Times {
 
 impl Times {
     fn add(&mut self, duration: std::time::Duration) {
-        let nanos = duration.as_nanos().min(u128::from(u64::MAX)) as u64;
+        let nanos = crate::parse::nanoseconds(duration);
         let bucket = match nanos {
             0 => 0,
             nanos => {

@@ -26,7 +26,7 @@ mod time;
 mod w3c;
 
 pub use json::{JsonKeys, JsonKeysError};
-pub use section::section;
+pub use section::{scheme_and_authority, section};
 pub use template::{Dialect, Template, TemplateError};
 pub use time::Timestamp;
 
@@ -206,24 +206,22 @@ impl LineParser {
     }
 }
 
-/// Seconds written as logs write them (`0.25`, `3`), as a time read from a log is observed:
-/// a bucket bound read this way holds a logged time written the same (`1.118`) exactly.
+/// Seconds written as logs write them (`0.25`, `3`), read as a time in a log is: a bucket
+/// bound read this way holds a logged time written the same (`1.118`) exactly. The float
+/// nearest the decimal value, as `"1.118".parse()` gives (`Duration::as_secs_f64` adds the
+/// fraction to the whole seconds and can be one unit off).
 pub fn seconds(text: &str) -> Option<f64> {
-    fields::duration(fields::Unit::Seconds, text.as_bytes()).map(in_seconds)
+    fields::duration(fields::Unit::Seconds, text.as_bytes())
+        .map(|time| nanoseconds(time) as f64 / 1e9)
 }
 
-/// A time read from a log in seconds: the float nearest its decimal value (`1.118`, as
-/// `"1.118".parse()` gives; `Duration::as_secs_f64` adds the fraction to the whole seconds and
-/// can be one unit off).
+/// A time read from a log in whole nanoseconds (584 years at most): in u64, whose conversion
+/// to a float is an instruction where u128's (`Duration::as_nanos`) is a call.
 #[inline]
-pub fn in_seconds(time: std::time::Duration) -> f64 {
-    // In u64 (584 years of nanoseconds), whose conversion is an instruction where u128's is a
-    // call.
-    let nanos = time
-        .as_secs()
+pub fn nanoseconds(time: std::time::Duration) -> u64 {
+    time.as_secs()
         .saturating_mul(1_000_000_000)
-        .saturating_add(u64::from(time.subsec_nanos()));
-    nanos as f64 / 1e9
+        .saturating_add(u64::from(time.subsec_nanos()))
 }
 
 /// Splits `input` at the first space: the token before it and the rest after it.

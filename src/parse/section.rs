@@ -9,7 +9,7 @@ pub fn section(target: &[u8]) -> &[u8] {
     if target.first() == Some(&b'/') {
         return path_section(target);
     }
-    match strip_scheme_and_authority(target) {
+    match scheme_and_authority(target).map(|(_, _, path)| path) {
         Some(path) if path.first() == Some(&b'/') => path_section(path),
         Some(_) => b"/",
         None => b"*",
@@ -25,8 +25,9 @@ fn path_section(path: &[u8]) -> &[u8] {
     }
 }
 
-/// For `scheme://authority/path…`, what follows the authority (the path, possibly empty).
-fn strip_scheme_and_authority(target: &[u8]) -> Option<&[u8]> {
+/// For an absolute-form `scheme://authority/path…`: the scheme, the authority, and what
+/// follows it (the path, possibly empty).
+pub fn scheme_and_authority(target: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     let colon = memchr::memchr(b':', target)?;
     let scheme = &target[..colon];
     let is_scheme = !scheme.is_empty()
@@ -40,5 +41,6 @@ fn strip_scheme_and_authority(target: &[u8]) -> Option<&[u8]> {
     }
     let authority_end =
         memchr::memchr3(b'/', b'?', b'#', after_scheme).unwrap_or(after_scheme.len());
-    Some(&after_scheme[authority_end..])
+    let (authority, path) = after_scheme.split_at(authority_end);
+    Some((scheme, authority, path))
 }

@@ -292,15 +292,9 @@ where
 /// once its request is read; one that sends none within [`REFUSAL_DEADLINE`] is closed.
 async fn refuse(stream: tokio::net::TcpStream, tls: Option<tokio_rustls::TlsAcceptor>) {
     let service = service_fn(|_: Request<Incoming>| async {
-        let mut response = with_type(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "text/plain; charset=utf-8",
-            "Every connection is answering a request; try again\n".into(),
-        );
-        response
-            .headers_mut()
-            .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
-        Ok::<_, Infallible>(response)
+        Ok::<_, Infallible>(try_again(
+            "Every connection is answering a request; try again\n",
+        ))
     });
     let mut builder = http1::Builder::new();
     builder
@@ -326,10 +320,15 @@ async fn refuse(stream: tokio::net::TcpStream, tls: Option<tokio_rustls::TlsAcce
 }
 
 fn busy() -> Response<Full<Bytes>> {
+    try_again("Too many password checks waiting; try again\n")
+}
+
+/// A 503 saying why, to be asked again in a second.
+fn try_again(why: &'static str) -> Response<Full<Bytes>> {
     let mut response = with_type(
         StatusCode::SERVICE_UNAVAILABLE,
         "text/plain; charset=utf-8",
-        "Too many password checks waiting; try again\n".into(),
+        why.into(),
     );
     response
         .headers_mut()
