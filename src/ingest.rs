@@ -278,7 +278,7 @@ mod tests {
     }
 
     /// Lines of every shape the parsers know, for mutating.
-    const REAL_LINES: [&[u8]; 9] = [
+    const REAL_LINES: [&[u8]; 11] = [
         b"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326",
         b"2001:db8::1 - - [24/Nov/2026:10:00:00 +0000] \"POST /api/v1?q=\\\"x\\\" HTTP/1.1\" 201 - \"https://r/\" \"Mozilla/5.0\"",
         b"h - - [24/Nov/2026:10:00:00 +0000] \"-\" 408 0",
@@ -288,6 +288,8 @@ mod tests {
         b"#Software: Microsoft Internet Information Services 10.0",
         b"10.0.0.1 - - [24/Nov/2026:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 5 \"-\" \"curl\" 0.010 0.004, 0.002",
         br#"{"time":"2026-11-24T10:00:00+00:00","remote_addr":"10.0.0.1","request":"GET /a/b HTTP/1.1","status":200,"bytes_sent":5,"request_time":0.01}"#,
+        b"10.0.0.2 - - [24/Nov/2026:10:00:00 +0000] \"GET http://Shop.example:8080/a/b HTTP/1.1\" 200 7",
+        br#"{"time":"2026-11-24T10:00:00+00:00","host":"b.example:443","request":"GET /c HTTP/1.1","status":404,"bytes_sent":3}"#,
     ];
 
     pub(super) fn log_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {

@@ -396,10 +396,10 @@ pub struct Hit<'a> {
     pub status: u16,
     /// Response bytes.
     pub bytes: u64,
-    /// Time taken to serve the request, when the format has one.
-    pub duration: Option<std::time::Duration>,
-    /// Time spent waiting for upstream servers, when the format has one.
-    pub upstream_duration: Option<std::time::Duration>,
+    /// Time taken to serve the request in nanoseconds, when the format has one.
+    pub duration: Option<u64>,
+    /// Time spent waiting for upstream servers in nanoseconds, when the format has one.
+    pub upstream_duration: Option<u64>,
     /// When the request was logged, in seconds since the epoch.
     pub timestamp: i64,
     /// The host field of the line, when the format has one.
@@ -419,8 +419,8 @@ impl<'a> Hit<'a> {
             method,
             status: record.status,
             bytes: record.bytes,
-            duration: record.duration,
-            upstream_duration: record.upstream_duration,
+            duration: record.duration.map(nanoseconds),
+            upstream_duration: record.upstream_duration.map(nanoseconds),
             timestamp: record.timestamp.unix_seconds,
             host: record.host,
         }
@@ -435,10 +435,9 @@ impl<'a> Hit<'a> {
 pub struct RequestRecorder {
     metrics: ExporterMetrics,
     sections: SectionTable,
-    // The series of `accesslog_http_requests_total`, by section id and method index
-    // (`section * METHOD_COUNT + method`), then by status id: indexing, where hashing the
-    // three or searching the statuses costs more than the counting.
-    requests: Vec<Vec<Option<SeriesCount>>>,
+    // What each host, section and method counts in, by their ids: indexing, where hashing
+    // them or searching the statuses costs more than the counting.
+    pairs: Vec<PairCounts>,
     statuses: StatusTable,
     series: usize,
     max_series: usize,
@@ -447,34 +446,35 @@ pub struct RequestRecorder {
     histograms: LocalHistograms,
     // With `--host-label`.
     hosts: Option<HostTable>,
-    // Section ids there can be: the span of a host's series in `requests`.
+    // Section ids there can be: the span of a host's in `pairs`.
     section_span: usize,
     last_record_timestamp: Option<i64>,
+}
+
+/// What a host, section and method count in.
+#[derive(Default)]
+struct PairCounts {
+    // The series of `accesslog_http_requests_total`, by status id.
+    series: Vec<Option<SeriesCount>>,
+    // The histograms' label set of each status class: its id (an index into the sets, plus
+    // one), 0 for none yet. Beside the series, in the line a request loads for them.
+    sets: [u32; 10],
 }
 
 /// The histograms' label sets seen and their counts since the last flush.
 struct LocalHistograms {
     buckets: Arc<HistogramBuckets>,
-    // The set of each section and method (indexed as `requests`) and status class: an index
-    // into `sets`, plus one; 0 for none yet.
-    ids: Vec<[u32; 10]>,
-    // Flushed whole: a list of those observed would cost a load a request, the flush a check
-    // a set.
-    sets: Vec<LocalSet>,
-    // The overflow set of each host and status class (`host * 10 + class`), as in `ids`.
+    // Where the log keeps each set's totals.
+    totals: Vec<usize>,
+    // Each set's counts since the last flush, `stride` numbers a set in the sets' order: its
+    // response sizes', then its request and upstream durations' (see `Counts`). Together, a
+    // request's counts are one index from its set's id, with no pointer between; flushed
+    // whole: a list of those observed would cost a load a request, the flush a check a set.
+    counts: Vec<u64>,
+    stride: usize,
+    // The overflow set's id of each host and status class (`host * 10 + class`).
     overflow: Vec<u32>,
     max_sets: usize,
-}
-
-/// A label set's counts since the last flush, and where the log keeps its totals.
-struct LocalSet {
-    total: usize,
-    // Every request observes a size: kept in place, where a box would be one more load a
-    // request.
-    response_size: Counts,
-    // Request and upstream durations, together: one load for both, and nothing for a format
-    // without them.
-    durations: Option<Box<[Counts; 2]>>,
 }
 
 /// A request series' count since the last flush, and where the log keeps its total.
@@ -482,9 +482,6 @@ struct LocalSet {
 struct SeriesCount {
     total: usize,
     pending: u64,
-    // The histograms' label set of the series' section, method and status class, where the
-    // request looks it up at no further cost.
-    set: u32,
 }
 
 impl RequestRecorder {
@@ -495,15 +492,16 @@ impl RequestRecorder {
         let host_span = hosts.as_ref().map_or(1, HostTable::span);
         RequestRecorder {
             sections: SectionTable::new(limits.sections),
-            requests: Vec::new(),
+            pairs: Vec::new(),
             statuses: StatusTable::new(limits.statuses),
             series: 0,
             max_series: limits.series,
             overflow: vec![None; host_span * 10],
             histograms: LocalHistograms {
+                stride: buckets.response_size.width() + 2 * buckets.duration.width(),
                 buckets: Arc::clone(buckets),
-                ids: Vec::new(),
-                sets: Vec::new(),
+                totals: Vec::new(),
+                counts: Vec::new(),
                 overflow: vec![0; host_span * 10],
                 max_sets: limits.histogram_series,
             },
@@ -518,9 +516,9 @@ impl RequestRecorder {
     pub fn flush(&mut self) {
         let mut folded = self.metrics.folded();
         for series in self
-            .requests
+            .pairs
             .iter_mut()
-            .flatten()
+            .flat_map(|pair| &mut pair.series)
             .chain(&mut self.overflow)
             .flatten()
             .filter(|series| series.pending > 0)
@@ -528,13 +526,15 @@ impl RequestRecorder {
             folded.requests[series.total].count += series.pending;
             series.pending = 0;
         }
-        for set in &mut self.histograms.sets {
-            let totals = &mut folded.histograms[set.total].counts;
-            set.response_size.move_into(&mut totals.response_size);
-            if let Some([duration, upstream]) = set.durations.as_deref_mut() {
-                duration.move_into(&mut totals.duration);
-                upstream.move_into(&mut totals.upstream_duration);
-            }
+        let histograms = &mut self.histograms;
+        let sets = histograms.counts.chunks_exact_mut(histograms.stride);
+        for (&total, counts) in histograms.totals.iter().zip(sets) {
+            let totals = &mut folded.histograms[total].counts;
+            let (size, durations) = counts.split_at_mut(histograms.buckets.response_size.width());
+            let (duration, upstream) = durations.split_at_mut(durations.len() / 2);
+            Counts::move_into(size, &mut totals.response_size);
+            Counts::move_into(duration, &mut totals.duration);
+            Counts::move_into(upstream, &mut totals.upstream_duration);
         }
         if let Some(seconds) = self.last_record_timestamp.take() {
             folded.last_record_timestamp = Some(seconds as f64);
@@ -560,43 +560,40 @@ impl RequestRecorder {
         };
         let pair = (host as usize * self.section_span + section as usize) * METHOD_COUNT
             + usize::from(method);
-        if pair >= self.requests.len() {
-            self.requests.resize_with(pair + 1, Vec::new);
+        if pair >= self.pairs.len() {
+            self.pairs.resize_with(pair + 1, PairCounts::default);
         }
         // The parser gives 100–999; anything else would be a bug, caught by the index.
         let status = self.statuses.id(hit.status);
-        let counts = &mut self.requests[pair];
-        if status >= counts.len() {
-            counts.resize_with(status + 1, || None);
+        let series = &mut self.pairs[pair].series;
+        if status >= series.len() {
+            series.resize_with(status + 1, || None);
         }
-        let set = match &mut counts[status] {
-            Some(series) => {
-                series.pending += 1;
-                series.set as usize
-            }
+        match &mut series[status] {
+            Some(series) => series.pending += 1,
             None => self.count_in_new_series(pair, (host, section, method), status, hit.status),
-        };
+        }
 
+        // Not kept in the series: its lookup would wait for the series'. A series starts its
+        // set, so there is one.
+        let set = self.pairs[pair].sets[usize::from(hit.status / 100)] as usize - 1;
         let histograms = &mut self.histograms;
-        let local = &mut histograms.sets[set];
+        let counts = &mut histograms.counts[set * histograms.stride..][..histograms.stride];
         let buckets = &*histograms.buckets;
-        (buckets.response_size).count_in(&mut local.response_size, hit.bytes);
-        if hit.duration.is_some() || hit.upstream_duration.is_some() {
-            let [duration, upstream] = &mut **local
-                .durations
-                .get_or_insert_with(|| Box::new([Counts::ZERO; 2]));
-            if let Some(time) = hit.duration {
-                buckets.duration.count_in(duration, nanoseconds(time));
-            }
-            if let Some(time) = hit.upstream_duration {
-                buckets.duration.count_in(upstream, nanoseconds(time));
-            }
+        let (size, durations) = counts.split_at_mut(buckets.response_size.width());
+        buckets.response_size.count_in(size, hit.bytes);
+        if let Some(time) = hit.duration {
+            buckets.duration.count_in(durations, time);
+        }
+        if let Some(time) = hit.upstream_duration {
+            let upstream = &mut durations[buckets.duration.width()..];
+            buckets.duration.count_in(upstream, time);
         }
         self.last_record_timestamp = Some(hit.timestamp);
     }
 
-    /// Counts a request of a series not counted in yet, at `pair` of `requests`; returns its
-    /// histograms' label set.
+    /// Counts a request of a series not counted in yet, at `pair` of `pairs`, and starts
+    /// its histograms' label set if new.
     #[cold]
     fn count_in_new_series(
         &mut self,
@@ -604,12 +601,12 @@ impl RequestRecorder {
         (host, section, method): (u32, u32, u8),
         status_id: usize,
         status: u16,
-    ) -> usize {
+    ) {
         let class = usize::from(status / 100);
         let host_label = self.hosts.as_ref().map(|hosts| hosts.label(host));
-        let set = self.histograms.set_of(
+        self.histograms.start_set(
             &self.metrics,
-            pair,
+            &mut self.pairs[pair].sets[class],
             (
                 host_label,
                 host,
@@ -631,11 +628,10 @@ impl RequestRecorder {
                 SeriesCount {
                     total: add_series(metrics, labels),
                     pending: 0,
-                    set: 0,
                 }
             });
             overflow.pending += 1;
-            return set;
+            return;
         }
         self.series += 1;
         let labels = (
@@ -645,12 +641,7 @@ impl RequestRecorder {
             self.statuses.label(status_id),
         );
         let total = add_series(&self.metrics, labels);
-        self.requests[pair][status_id] = Some(SeriesCount {
-            total,
-            pending: 1,
-            set: set as u32,
-        });
-        set
+        self.pairs[pair].series[status_id] = Some(SeriesCount { total, pending: 1 });
     }
 
     /// The section table, for inspection.
@@ -660,42 +651,28 @@ impl RequestRecorder {
 }
 
 impl LocalHistograms {
-    /// The set at `pair` (of `requests`) for `class`, started if new. `labels`: the host's
-    /// label (with `--host-label`) and id, the section's label and id, the method.
-    fn set_of(
+    /// Starts the set of a pair's `class` unless there is one (its id in `set`), in the log's
+    /// totals; the overflow set of the host and class once `max_sets` sets exist. `labels`:
+    /// the host's label (with `--host-label`) and id, the section's label and id, the method.
+    fn start_set(
         &mut self,
         metrics: &ExporterMetrics,
-        pair: usize,
-        labels: (Option<&str>, u32, &str, u32, u8),
-        class: usize,
-    ) -> usize {
-        if pair >= self.ids.len() {
-            self.ids.resize(pair + 1, [0; 10]);
-        }
-        match self.ids[pair][class] {
-            0 => self.new_set(metrics, pair, labels, class),
-            id => id as usize - 1,
-        }
-    }
-
-    /// The set at `pair` for `class`, started in the log's totals; the overflow set of the
-    /// host and class once `max_sets` sets exist.
-    fn new_set(
-        &mut self,
-        metrics: &ExporterMetrics,
-        pair: usize,
+        set: &mut u32,
         (host_label, host, section_label, section, method): (Option<&str>, u32, &str, u32, u8),
         class: usize,
-    ) -> usize {
+    ) {
+        if *set != 0 {
+            return;
+        }
         let overflow_sets = self.overflow.iter().filter(|&&id| id != 0).count();
         // Section and method both past their caps have the overflow set's labels.
-        let full = self.sets.len() - overflow_sets >= self.max_sets
+        let full = self.totals.len() - overflow_sets >= self.max_sets
             || section == SectionTable::OVERFLOW_ID && method == OTHER_METHOD;
         let overflow = host as usize * 10 + class;
         let labels = if full {
             if self.overflow[overflow] != 0 {
-                self.ids[pair][class] = self.overflow[overflow];
-                return self.overflow[overflow] as usize - 1;
+                *set = self.overflow[overflow];
+                return;
             }
             (OVERFLOW, OVERFLOW)
         } else {
@@ -712,17 +689,13 @@ impl LocalHistograms {
             });
             folded.histograms.len() - 1
         };
-        self.sets.push(LocalSet {
-            total,
-            response_size: Counts::ZERO,
-            durations: None,
-        });
-        let id = self.sets.len() as u32;
+        self.totals.push(total);
+        self.counts.resize(self.counts.len() + self.stride, 0);
+        let id = self.totals.len() as u32;
         if full {
             self.overflow[overflow] = id;
         }
-        self.ids[pair][class] = id;
-        id as usize - 1
+        *set = id;
     }
 }
 
