@@ -104,7 +104,8 @@ fn unix_now() -> f64 {
         .as_secs_f64()
 }
 
-/// Appends W3C lines with `time-taken` to `path`, a few a second, until `stop`.
+/// Appends W3C lines with `time-taken` and two sites' `cs-host` to `path`, a few a second,
+/// until `stop`.
 fn calm_w3c_writer(path: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         append(
@@ -113,7 +114,7 @@ fn calm_w3c_writer(path: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHan
         );
         append(
             &path,
-            "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes time-taken\n",
+            "#Fields: date time c-ip cs-host cs-method cs-uri-stem sc-status sc-bytes time-taken\n",
         );
         let mut i = 0u64;
         while !stop.load(Ordering::Relaxed) {
@@ -121,7 +122,8 @@ fn calm_w3c_writer(path: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHan
             append(
                 &path,
                 &format!(
-                    "{now} 192.0.2.9 GET /calm/{i} 200 {} {}\n",
+                    "{now} 192.0.2.9 {} GET /calm/{i} 200 {} {}\n",
+                    ["Shop.example", "blog.example:8080"][i as usize % 2],
                     100 + i % 900,
                     5 + i % 200
                 ),
@@ -211,6 +213,7 @@ fn dashboard_queries() -> Vec<String> {
                 .replace("$instance", ".*")
                 .replace("$log", ".*")
                 .replace("$section", ".*")
+                .replace("$host", ".*")
                 .replace("$__rate_interval", "1m")
         })
         .collect()
@@ -232,7 +235,7 @@ fn high_traffic_alert_reaches_alertmanager_for_the_busy_instance_only() {
     let started = unix_now();
 
     let mut busy = Exporter::start(["--log-file", busy_log.to_str().unwrap()]);
-    let mut calm = Exporter::start(["--log-file", calm_log.to_str().unwrap()]);
+    let mut calm = Exporter::start(["--log-file", calm_log.to_str().unwrap(), "--host-label"]);
     busy.wait_for_stderr("from byte");
     calm.wait_for_stderr("from byte");
     let stop_calm = Arc::new(AtomicBool::new(false));
@@ -428,4 +431,14 @@ fn high_traffic_alert_reaches_alertmanager_for_the_busy_instance_only() {
         "dashboard queries without data:\n{}",
         empty.join("\n")
     );
+
+    // The calm exporter's sites, lower-cased, with the port that is not a default kept.
+    let query = url_encode(r#"count by (host) (accesslog_http_requests_total{host!=""})"#);
+    let (_, body) = http_get(prom_address, &format!("/api/v1/query?query={query}"));
+    let result: Value = serde_json::from_str(&body).unwrap();
+    let mut hosts: Vec<&str> = (result["data"]["result"].as_array().unwrap().iter())
+        .map(|series| series["metric"]["host"].as_str().unwrap())
+        .collect();
+    hosts.sort_unstable();
+    assert_eq!(hosts, ["blog.example:8080", "shop.example"], "{body}");
 }

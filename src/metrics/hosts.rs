@@ -15,6 +15,8 @@ pub struct HostTable {
     ids: HashMap<Box<[u8]>, u32>,
     labels: Vec<String>,
     max: usize,
+    // Where a host with capitals is lower-cased.
+    lower_cased: Vec<u8>,
 }
 
 impl HostTable {
@@ -29,6 +31,7 @@ impl HostTable {
             ids: HashMap::default(),
             labels: vec![String::new(), OVERFLOW.into()],
             max,
+            lower_cased: Vec::new(),
         }
     }
 
@@ -40,11 +43,15 @@ impl HostTable {
     /// The id of the host of a request: its host `field` if the format has one and it says
     /// one, else the authority of an absolute-form `target` (`http://a.example/x`), else none.
     pub fn id(&mut self, field: Option<&[u8]>, target: Option<&[u8]>) -> u32 {
-        let mut buffer = [0; HOST_BYTES];
-        let host = match (field, target.and_then(authority)) {
-            (Some(field), _) => normalize(field, None, &mut buffer),
-            (None, Some((scheme, authority))) => normalize(authority, Some(scheme), &mut buffer),
-            (None, None) => return Self::NONE,
+        // The parser gives no field for `-` or an empty one.
+        let host = match field {
+            Some(field) => normalize(field, None, &mut self.lower_cased),
+            None => match target.and_then(authority) {
+                Some((scheme, authority)) => {
+                    normalize(authority, Some(scheme), &mut self.lower_cased)
+                }
+                None => return Self::NONE,
+            },
         };
         if host.is_empty() {
             return Self::NONE;
@@ -79,28 +86,27 @@ fn authority(target: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((scheme, host))
 }
 
-/// `host` lower-cased into `buffer`, without the default port: of its `scheme` when it came
-/// with one (an absolute-form target), else both `:80` and `:443` (a host field says no
-/// scheme). Other ports are kept.
-fn normalize<'b>(host: &[u8], scheme: Option<&[u8]>, buffer: &'b mut [u8; HOST_BYTES]) -> &'b [u8] {
+/// `host` lower-cased (into `lower_cased` if it has capitals), without the default port: of
+/// its `scheme` when it came with one (an absolute-form target), else both `:80` and `:443` (a
+/// host field says no scheme). Other ports are kept.
+fn normalize<'a>(host: &'a [u8], scheme: Option<&[u8]>, lower_cased: &'a mut Vec<u8>) -> &'a [u8] {
     let host = &host[..host.len().min(HOST_BYTES)];
-    let mut length = host.len();
-    for (out, byte) in buffer.iter_mut().zip(host) {
-        *out = byte.to_ascii_lowercase();
-    }
     let defaults: &[&[u8]] = match scheme {
         Some(scheme) if scheme.eq_ignore_ascii_case(b"http") => &[b":80"],
         Some(scheme) if scheme.eq_ignore_ascii_case(b"https") => &[b":443"],
         Some(_) => &[],
         None => &[b":80", b":443"],
     };
-    if let Some(port) = defaults
-        .iter()
-        .find(|port| buffer[..length].ends_with(port))
-    {
-        length -= port.len();
+    let host = match defaults.iter().find(|port| host.ends_with(port)) {
+        Some(port) => &host[..host.len() - port.len()],
+        None => host,
+    };
+    if !host.iter().any(u8::is_ascii_uppercase) {
+        return host;
     }
-    &buffer[..length]
+    lower_cased.clear();
+    lower_cased.extend(host.iter().map(u8::to_ascii_lowercase));
+    lower_cased
 }
 
 #[cfg(test)]
