@@ -15,7 +15,7 @@ use crate::config::{
     ReplayRun, ServeConfig,
 };
 use crate::generate::{LineFormat, Profile};
-use crate::logs::LogSource;
+use crate::logs::{self, LogSource};
 use crate::metrics::{parse_bounds, Buckets, HistogramBounds, SeriesLimits};
 use crate::monitor::{MonitorConfig, OutputFormat, Renderer};
 use crate::parse::{Dialect, JsonKeys, LogFormat, Template};
@@ -24,6 +24,9 @@ use crate::tail::{StartAt, TailConfig};
 /// The port served when `--web.listen-address` is not given. 9100–9999, the range Prometheus
 /// keeps for exporters, is fully allocated; this one is clear of what runs beside web servers.
 pub const DEFAULT_PORT: u16 = 10071;
+
+/// The log followed when no other is named.
+const DEFAULT_LOG_FILE: &str = "/var/log/access.log";
 
 /// Follows an HTTP access log and serves per-section request metrics to Prometheus.
 #[derive(Debug, Parser)]
@@ -57,13 +60,16 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
     /// An access log to follow; may be given several times, as a glob (`/var/log/nginx/*.log`)
-    /// or as `NAME=PATH` to set its `log` label.
-    #[arg(
-        long,
-        value_name = "[NAME=]PATH",
-        default_value = "/var/log/access.log"
-    )]
+    /// or as `NAME=PATH` to set its `log` label [default: /var/log/access.log, unless
+    /// --nginx.config is given]
+    #[arg(long, value_name = "[NAME=]PATH")]
     pub log_file: Vec<String>,
+
+    /// An nginx configuration (`/etc/nginx/nginx.conf`, or `-` for the output of `nginx -T`):
+    /// every `access_log` it declares is followed, read with its own `log_format`, and named
+    /// after its server
+    #[arg(long = "nginx.config", value_name = "PATH")]
+    pub nginx_config: Option<PathBuf>,
 
     /// The most files followed at once; files a glob matches beyond it are not followed.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
@@ -492,8 +498,11 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
         ));
     }
     let parse = parse_config(args.parse)?;
-    let sources = args
-        .log_file
+    let log_files = match (&args.log_file[..], &args.nginx_config) {
+        ([], None) => &[DEFAULT_LOG_FILE.to_owned()][..],
+        (log_files, _) => log_files,
+    };
+    let mut sources = log_files
         .iter()
         .map(|text| LogSource::parse(text))
         .collect::<Result<Vec<_>, _>>()
@@ -509,7 +518,39 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
             format!("the name {:?} is given to two logs", pair[0]),
         ));
     }
+    let mut notes = Vec::new();
+    if let Some(path) = &args.nginx_config {
+        let declared = logs::nginx::read(path)
+            .map_err(|error| invalid("--nginx.config", error.to_string()))?;
+        for log in declared.sources {
+            if let Some(clash) = sources.iter().find(|given| given.name == log.name) {
+                return Err(invalid(
+                    "--nginx.config",
+                    format!(
+                        "{}: the log name {:?} is also given to {} by --log-file",
+                        log.pattern.display(),
+                        log.name.unwrap_or_default(),
+                        clash.pattern.display()
+                    ),
+                ));
+            }
+            if !sources.iter().any(|given| given.pattern == log.pattern) {
+                sources.push(log);
+            }
+        }
+        if sources.is_empty() {
+            return Err(invalid(
+                "--nginx.config",
+                format!(
+                    "{}: declares no access log that can be followed",
+                    path.display()
+                ),
+            ));
+        }
+        notes = declared.notes;
+    }
     Ok(InputConfig {
+        notes,
         max_logs: args.max_logs,
         tail: TailConfig {
             path: sources[0].pattern.clone(),

@@ -54,6 +54,8 @@ pub struct InputConfig {
     pub parse: ParseConfig,
     /// The polling fallback's interval.
     pub poll_interval: Duration,
+    /// What a server's configuration declares that cannot be followed, to be said at start.
+    pub notes: Vec<String>,
 }
 
 /// The monitor's settings and how its output looks.

@@ -18,6 +18,7 @@ use crate::ingest::{self, Ingest};
 use crate::logs::{self, LogContext, LogNames, LogSet, SharedConsole};
 use crate::metrics::{ExporterMetrics, Exposition, SeriesLimits};
 use crate::monitor::{Console, LiveMonitor, ReplayMonitor};
+use crate::parse::LogFormat;
 use crate::report;
 use crate::shutdown::Shutdown;
 use crate::tail::{self, position::SavedPosition, StartAt, TailConfig, TailSink};
@@ -104,6 +105,7 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
         .alert_threshold
         .set(config.monitor.config.threshold);
     let input = &config.input;
+    say_notes(input);
     let paths = logs::matching_paths(&input.sources);
     if paths.is_empty() {
         report::warning("no file matches --log-file");
@@ -113,7 +115,8 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
     for path in paths.iter().take(input.max_logs) {
         let name = names.name(path, &input.sources);
         let metrics = exposition.log(name.as_deref())?;
-        count_whole_file(path, &input.parse, metrics, cores)?;
+        let format = logs::format_of(path, &input.sources).unwrap_or(&input.parse.format);
+        count_whole_file(path, format, &input.parse, metrics, cores)?;
     }
     if paths.len() > input.max_logs {
         report::warning(format_args!(
@@ -130,13 +133,14 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
 
 fn count_whole_file(
     path: &Path,
+    format: &LogFormat,
     parse: &ParseConfig,
     metrics: ExporterMetrics,
     cores: usize,
 ) -> Result<(), Error> {
     // With one core, workers would only take turns with each other and with the reader.
     if cores > 1 {
-        let format = parse.format.clone();
+        let format = format.clone();
         ingest::count_in_parallel(format, metrics, parse.limits, cores, |reader| {
             read_file(path, parse, reader)
         })
@@ -144,7 +148,7 @@ fn count_whole_file(
         read_file(
             path,
             parse,
-            &mut Ingest::exporter(parse.format.clone(), metrics, parse.limits),
+            &mut Ingest::exporter(format.clone(), metrics, parse.limits),
         )
     }
 }
@@ -395,6 +399,7 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
                 name: None,
                 pattern: log.clone(),
                 is_glob: false,
+                format: None,
             }],
             max_logs: 1,
             tail: TailConfig {
@@ -411,6 +416,7 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
                 max_line_bytes: 64 * 1024,
             },
             poll_interval: std::time::Duration::from_millis(250),
+            notes: Vec::new(),
         },
         listen_address: config.listen_address,
         telemetry_path: config.telemetry_path,
@@ -438,9 +444,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(Error::Runtime)
 }
 
-/// Refuses at start a log named by path that exists but cannot be read; a missing one is
-/// waited for (and globs are looked at as they are followed).
+/// Says what a server's configuration declares that cannot be followed, and checks that every
+/// plain path there is can be opened if it exists: a missing one is waited for (and globs
+/// are looked at as they are followed).
 fn check_readable(input: &InputConfig) -> Result<(), Error> {
+    say_notes(input);
     for path in input
         .sources
         .iter()
@@ -457,6 +465,12 @@ fn check_readable(input: &InputConfig) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+fn say_notes(input: &InputConfig) {
+    for note in &input.notes {
+        report::warning(note);
+    }
 }
 
 /// Raises the soft limit on open files to the hard one, as the Go runtime does: each log

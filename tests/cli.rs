@@ -460,3 +460,103 @@ fn rotated_gzip_logs_are_read_by_one_shot_and_replay() {
         "{err}"
     );
 }
+
+/// Two logs an nginx configuration declares in different formats count under their servers'
+/// names, each read with its own `log_format`; what cannot be followed is said, not skipped
+/// silently.
+#[test]
+fn nginx_config_logs_count_under_their_servers_with_their_own_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let shop = root.join("shop.log");
+    let blog = root.join("blog.log");
+    fs::write(
+        root.join("nginx.conf"),
+        format!(
+            r#"events {{}}
+http {{
+    log_format timed '$remote_addr - $remote_user [$time_local] '
+                     '"$request" $status $body_bytes_sent $request_time';
+    server {{
+        server_name _ shop.example;
+        access_log {} timed;
+        access_log syslog:server=127.0.0.1:5514;
+    }}
+    server {{
+        server_name blog.example;
+        access_log {};
+        location /private {{ access_log off; }}
+    }}
+}}
+"#,
+            shop.display(),
+            blog.display()
+        ),
+    )
+    .unwrap();
+    fs::write(
+        &shop,
+        "10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /cart/1 HTTP/1.1\" 200 10 0.250\n\
+         10.0.0.1 - - [10/Oct/2000:13:55:37 -0700] \"GET /cart/2 HTTP/1.1\" 200 10 0.750\n",
+    )
+    .unwrap();
+    fs::write(
+        &blog,
+        "10.0.0.2 - - [10/Oct/2000:13:55:36 -0700] \"GET /posts/1 HTTP/1.1\" 404 5 \"-\" \"curl/8\"\n",
+    )
+    .unwrap();
+    let config = root.join("nginx.conf");
+    let output = run(&["--one-shot", "--nginx.config", config.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout.clone()).unwrap();
+    for (series, want) in [
+        (
+            r#"accesslog_http_requests_total{log="shop.example",method="GET",section="/cart",status="200"}"#,
+            2.0,
+        ),
+        (
+            r#"accesslog_http_requests_total{log="blog.example",method="GET",section="/posts",status="404"}"#,
+            1.0,
+        ),
+        (
+            r#"accesslog_http_request_duration_seconds_sum{log="shop.example",method="GET",section="/cart",status_class="2xx"}"#,
+            1.0,
+        ),
+    ] {
+        assert_eq!(value(&text, series), Some(want), "{series}\n{text}");
+    }
+    assert_eq!(sum(&text, "accesslog_parse_errors_total"), 0.0, "{text}");
+    let said = stderr(&output);
+    assert!(
+        said.contains("nginx.conf:8") && said.contains("syslog:server=127.0.0.1:5514"),
+        "{said}"
+    );
+}
+
+/// A configuration nginx would refuse is one line naming the file, line and column.
+#[test]
+fn a_bad_nginx_config_is_one_line_naming_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("nginx.conf");
+    fs::write(&config, "http {\n    access_log /var/log/x.log\n}\n").unwrap();
+    let err = one_line_error(
+        Command::new(binary()).args(["--one-shot", "--nginx.config", config.to_str().unwrap()]),
+        2,
+    );
+    assert!(err.contains("--nginx.config"), "{err}");
+    assert!(err.contains(&format!("{}:2:5", config.display())), "{err}");
+    assert!(err.contains("without \";\""), "{err}");
+
+    fs::write(&config, "http { access_log off; }\n").unwrap();
+    let err = one_line_error(
+        Command::new(binary()).args(["--one-shot", "--nginx.config", config.to_str().unwrap()]),
+        2,
+    );
+    assert!(err.contains("declares no access log"), "{err}");
+
+    let err = one_line_error(
+        Command::new(binary()).args(["--one-shot", "--nginx.config", "/nonexistent/nginx.conf"]),
+        2,
+    );
+    assert!(err.contains("/nonexistent/nginx.conf"), "{err}");
+}

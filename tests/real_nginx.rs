@@ -8,12 +8,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Instant;
 
+use common::nginx::*;
 use common::*;
 
 /// nginx's `combined` with the request and upstream times.
@@ -29,107 +28,26 @@ const FAMILIES: [&str; 6] = [
     "accesslog_lines_read_total",
 ];
 
-/// nginx in a prefix of its own, stopped when dropped.
-struct Nginx {
-    child: Child,
-    prefix: PathBuf,
-    port: u16,
-}
-
-impl Nginx {
-    fn start(nginx: &Path, prefix: &Path) -> Nginx {
-        let free_port = || {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        };
-        let (port, backend, refused) = (free_port(), free_port(), free_port());
-        let p = prefix.display();
-        std::fs::create_dir_all(prefix.join("logs")).unwrap();
-        std::fs::create_dir_all(prefix.join("tmp")).unwrap();
-        let config = format!(
-            "daemon off;\nworker_processes 1;\nuser root;\npid {p}/nginx.pid;\n\
-             error_log {p}/error.log;\nevents {{ worker_connections 512; }}\nhttp {{\n\
-             client_body_temp_path {p}/tmp/body; proxy_temp_path {p}/tmp/proxy;\n\
-             fastcgi_temp_path {p}/tmp/fastcgi; uwsgi_temp_path {p}/tmp/uwsgi;\n\
-             scgi_temp_path {p}/tmp/scgi;\n\
-             log_format timed '{TIMED}';\n\
-             access_log {p}/logs/access.log;\naccess_log {p}/logs/access.copy.log;\n\
-             access_log {p}/logs/timed.log timed;\naccess_log {p}/logs/timed.copy.log timed;\n\
-             upstream flaky {{ server 127.0.0.1:{refused}; server 127.0.0.1:{backend}; }}\n\
-             server {{\n  listen 127.0.0.1:{port};\n  location / {{ return 200 \"ok\\n\"; }}\n\
-               location /up/ {{ proxy_pass http://flaky; }}\n}}\n\
-             server {{ listen 127.0.0.1:{backend}; access_log off; \
-               location / {{ return 200 \"backend\\n\"; }} }}\n}}\n"
-        );
-        let config_path = prefix.join("nginx.conf");
-        std::fs::write(&config_path, config).unwrap();
-        let child = Command::new(nginx)
-            .arg("-p")
-            .arg(prefix)
-            .arg("-c")
-            .arg(&config_path)
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("nginx");
-        let started = Nginx {
-            child,
-            prefix: prefix.to_owned(),
-            port,
-        };
-        let deadline = Instant::now() + PATIENCE;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nginx never listened");
-            std::thread::yield_now();
-        }
-        started
-    }
-
-    fn log(&self, name: &str) -> PathBuf {
-        self.prefix.join("logs").join(name)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// Sends `raw` as it is and reads the answer: for what curl will not send.
-    fn raw(&self, raw: &[u8]) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        stream.write_all(raw).unwrap();
-        let mut answer = Vec::new();
-        let _ = stream.read_to_end(&mut answer);
-        String::from_utf8_lossy(&answer).into_owned()
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SAFETY: a signal to our own child.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let _ = self.child.wait();
-    }
-}
-
-fn curl(args: &[&str]) {
-    let output = Command::new("curl")
-        .args(["--silent", "--output", "/dev/null", "--max-time", "10"])
-        .args(args)
-        .output()
-        .expect("curl");
-    assert!(output.status.success(), "curl {args:?}: {output:?}");
-}
-
-fn ab(args: &[&str]) {
-    let output = Command::new("ab")
-        .arg("-q")
-        .args(args)
-        .output()
-        .expect("ab");
-    assert!(output.status.success(), "ab {args:?}: {output:?}");
+/// nginx writing every request to two logs in two formats and to an unrotated copy of each.
+fn start(nginx: &Path, prefix: &Path) -> Nginx {
+    let (port, backend, refused) = (free_port(), free_port(), free_port());
+    let p = prefix.display();
+    let config = format!(
+        "{main}http {{\n{temp}\
+         log_format timed '{TIMED}';\n\
+         access_log {p}/logs/access.log;\naccess_log {p}/logs/access.copy.log;\n\
+         access_log {p}/logs/timed.log timed;\naccess_log {p}/logs/timed.copy.log timed;\n\
+         upstream flaky {{ server 127.0.0.1:{refused}; server 127.0.0.1:{backend}; }}\n\
+         server {{\n  listen 127.0.0.1:{port};\n  location / {{ return 200 \"ok\\n\"; }}\n\
+           location /up/ {{ proxy_pass http://flaky; }}\n}}\n\
+         server {{ listen 127.0.0.1:{backend}; access_log off; \
+           location / {{ return 200 \"backend\\n\"; }} }}\n}}\n",
+        main = main_directives(prefix),
+        temp = temp_paths(prefix),
+    );
+    let config_path = prefix.join("nginx.conf");
+    std::fs::write(&config_path, config).unwrap();
+    Nginx::spawn(nginx, prefix, &config_path, port)
 }
 
 /// One round of what real clients send: keep-alive load, every common method, an
@@ -272,14 +190,6 @@ fn rotate_under_traffic(nginx: &Nginx, logrotate: &Path, config: &Path, requests
 
 #[test]
 fn a_real_nginx_through_real_logrotate_is_counted_as_its_unrotated_copy() {
-    // Debian installs nginx and logrotate in /usr/sbin, which a user's PATH may not hold.
-    let in_sbin = |program: &str| {
-        let sbin = Path::new("/usr/sbin").join(program);
-        match sbin.is_file() {
-            true => Some(sbin),
-            false => require_program(program),
-        }
-    };
     let (Some(nginx_binary), Some(logrotate), Some(_), Some(_)) = (
         in_sbin("nginx"),
         in_sbin("logrotate"),
@@ -289,7 +199,7 @@ fn a_real_nginx_through_real_logrotate_is_counted_as_its_unrotated_copy() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let nginx = Nginx::start(&nginx_binary, dir.path());
+    let nginx = start(&nginx_binary, dir.path());
     let follow = |name: &'static str, format: String| Followed {
         exporter: Exporter::start([
             "--log-file".as_ref(),

@@ -9,6 +9,7 @@
 //!
 //! [`LogSet`] follows them all on one thread.
 
+pub mod nginx;
 mod set;
 
 pub use set::{LogContext, LogSet, SharedConsole};
@@ -16,7 +17,9 @@ pub use set::{LogContext, LogSet, SharedConsole};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// One `--log-file` value.
+use crate::parse::LogFormat;
+
+/// One `--log-file` value, or a log a server's configuration declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSource {
     /// The name given with `NAME=PATH`.
@@ -25,6 +28,8 @@ pub struct LogSource {
     pub pattern: PathBuf,
     /// Whether `pattern` is a glob (holds `*`, `?` or `[`).
     pub is_glob: bool,
+    /// Its lines' format, where it has one of its own (else `--format`).
+    pub format: Option<LogFormat>,
 }
 
 impl LogSource {
@@ -61,7 +66,29 @@ impl LogSource {
             name,
             pattern: PathBuf::from(path),
             is_glob,
+            format: None,
         })
+    }
+}
+
+/// The format of the file at `path`: that of the first source naming it that has one.
+pub fn format_of<'s>(path: &Path, sources: &'s [LogSource]) -> Option<&'s LogFormat> {
+    sources
+        .iter()
+        .filter(|source| source.names(path))
+        .find_map(|source| source.format.as_ref())
+}
+
+impl LogSource {
+    /// Whether this source names the file at `path`.
+    fn names(&self, path: &Path) -> bool {
+        if !self.is_glob {
+            return self.pattern == path;
+        }
+        let options = glob::MatchOptions::new();
+        (self.pattern.to_str())
+            .and_then(|pattern| glob::Pattern::new(pattern).ok())
+            .is_some_and(|pattern| pattern.matches_path_with(path, options))
     }
 }
 

@@ -10,6 +10,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+pub mod nginx;
+
 /// How long a test waits for something the exporter should do well within a second.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 

@@ -344,8 +344,9 @@ impl Following {
                 return Err(error);
             }
         };
+        let format = super::format_of(path, &input.sources).unwrap_or(&input.parse.format);
         let ingest = Ingest::served(
-            input.parse.format.clone(),
+            format.clone(),
             metrics.clone(),
             input.parse.limits,
             context.console.clone(),

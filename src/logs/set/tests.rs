@@ -106,6 +106,7 @@ impl World {
                 max_line_bytes: 1024,
             },
             poll_interval: Duration::from_secs(3600),
+            notes: Vec::new(),
         };
         let exposition = Exposition::new().unwrap();
         let context = LogContext {

@@ -1,0 +1,691 @@
+//! The logs an nginx configuration declares (`--nginx.config`): every `access_log`, each read
+//! with its own `log_format`.
+//!
+//! The configuration is read from its files (following `include`, globs included, relative to
+//! the main file's directory) or from the output of `nginx -T`, which prints each file once
+//! under `# configuration file PATH:` and leaves the includes where they are written.
+//!
+//! Which logs are in effect follows nginx: a context (`http`, `server`, `location`, …) with
+//! `access_log` directives of its own uses those alone, one without them inherits its parent's,
+//! and `access_log off` turns them all off there. A file written from several contexts is one
+//! log. Naming: a file declared in a `server` takes the server's first usable `server_name`
+//! (not `_`, empty, a wildcard or a regex); a second file of the same server, and a file
+//! declared at `http` level (shared by its servers), is named after its file name without
+//! `.log`, as `--log-file` names files.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::LogSource;
+use crate::parse::{Dialect, LogFormat, Template};
+
+/// nginx's built-in `combined` format.
+const COMBINED: &str = "$remote_addr - $remote_user [$time_local] \"$request\" $status \
+                        $body_bytes_sent \"$http_referer\" \"$http_user_agent\"";
+
+/// Includes within includes deeper than this are taken for a loop.
+const MAX_INCLUDE_DEPTH: usize = 32;
+
+/// The most bytes of configuration read, all files together.
+const MAX_CONFIG_BYTES: usize = 64 << 20;
+
+/// What a configuration declares: the logs it can follow, and one line for each thing it
+/// cannot, to be said at start.
+#[derive(Debug, Default)]
+pub struct NginxLogs {
+    /// The file logs, named, each with its format.
+    pub sources: Vec<LogSource>,
+    /// What was skipped, and why.
+    pub notes: Vec<String>,
+}
+
+/// A configuration that cannot be read: the file, where in it, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, or `-` for standard input.
+    pub file: PathBuf,
+    /// Line, from 1; 0 when the file as a whole is at fault.
+    pub line: usize,
+    /// Column, from 1, in characters.
+    pub column: usize,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: {}", self.file.display(), self.problem),
+            line => write!(
+                f,
+                "{}:{line}:{}: {}",
+                self.file.display(),
+                self.column,
+                self.problem
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads the configuration at `path` (`-`: the output of `nginx -T` on standard input) and
+/// what it declares.
+pub fn read(path: &Path) -> Result<NginxLogs, ConfigError> {
+    let whole_file = |problem: String| ConfigError {
+        file: path.to_owned(),
+        line: 0,
+        column: 0,
+        problem,
+    };
+    let text = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut std::io::Read::take(std::io::stdin().lock(), MAX_CONFIG_BYTES as u64),
+            &mut text,
+        )
+        .map_err(|error| whole_file(format!("cannot read standard input: {error}")))?;
+        text
+    } else {
+        read_file(path).map_err(whole_file)?
+    };
+    let files = match dumped_files(&text) {
+        Some(files) => Files::Dump(files),
+        None => Files::Disk {
+            main: (path.to_owned(), text),
+            read: 0,
+        },
+    };
+    declared_logs(files)
+}
+
+fn read_file(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|error| format!("cannot read it: {error}"))?;
+    if bytes.len() > MAX_CONFIG_BYTES {
+        return Err(format!("larger than {MAX_CONFIG_BYTES} bytes"));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())
+}
+
+/// Where the configuration's files come from.
+enum Files {
+    /// The main file read, the others read from disk as they are included.
+    Disk {
+        main: (PathBuf, String),
+        read: usize,
+    },
+    /// Every file as `nginx -T` printed it, the main one first.
+    Dump(Vec<(PathBuf, String)>),
+}
+
+impl Files {
+    fn main(&self) -> (PathBuf, String) {
+        match self {
+            Files::Disk { main, .. } => main.clone(),
+            Files::Dump(files) => files[0].clone(),
+        }
+    }
+
+    /// The files `pattern` names (a path or a glob, relative to `base`), in order.
+    fn include(&mut self, pattern: &str, base: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+        let pattern = base.join(pattern);
+        let text = pattern.to_string_lossy().into_owned();
+        let is_glob = text.contains(['*', '?', '[']);
+        match self {
+            Files::Dump(files) => {
+                let glob = glob::Pattern::new(&text).map_err(|error| error.to_string())?;
+                let found: Vec<_> = (files.iter())
+                    .filter(|(path, _)| {
+                        if is_glob {
+                            glob.matches_path(path)
+                        } else {
+                            *path == pattern
+                        }
+                    })
+                    .cloned()
+                    .collect();
+                if found.is_empty() && !is_glob {
+                    return Err("not in the `nginx -T` output".into());
+                }
+                Ok(found)
+            }
+            Files::Disk { read, .. } => {
+                let paths = if is_glob {
+                    let mut paths: Vec<PathBuf> = glob::glob(&text)
+                        .map_err(|error| error.to_string())?
+                        .filter_map(Result::ok)
+                        .filter(|path| path.is_file())
+                        .collect();
+                    paths.sort();
+                    paths
+                } else {
+                    vec![pattern]
+                };
+                let mut files = Vec::new();
+                for path in paths {
+                    let text = read_file(&path)
+                        .map_err(|problem| format!("{}: {problem}", path.display()))?;
+                    *read += text.len();
+                    if *read > MAX_CONFIG_BYTES {
+                        return Err(format!(
+                            "more than {MAX_CONFIG_BYTES} bytes of configuration"
+                        ));
+                    }
+                    files.push((path, text));
+                }
+                Ok(files)
+            }
+        }
+    }
+}
+
+/// The files of `nginx -T` output, if `text` is one: each under its
+/// `# configuration file PATH:` line.
+fn dumped_files(text: &str) -> Option<Vec<(PathBuf, String)>> {
+    const MARK: &str = "# configuration file ";
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        if let Some(path) = bare
+            .strip_prefix(MARK)
+            .and_then(|rest| rest.strip_suffix(':'))
+        {
+            files.push((PathBuf::from(path), String::new()));
+        } else if let Some((_, text)) = files.last_mut() {
+            text.push_str(line);
+        }
+    }
+    (!files.is_empty()).then_some(files)
+}
+
+/// A token of the configuration's syntax, and where it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Token {
+    kind: TokenKind,
+    line: usize,
+    column: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TokenKind {
+    /// A word or a quoted string, unescaped.
+    Word(String),
+    Semicolon,
+    Open,
+    Close,
+}
+
+/// The tokens of `text`, as nginx reads them: words end at a space, `;`, `{` or `}`; `#` starts
+/// a comment where a word would start; quotes group, with `\"`, `\'`, `\\`, `\n`, `\r` and `\t`
+/// unescaped and any other `\` kept.
+fn tokens(text: &str, file: &Path) -> Result<Vec<Token>, ConfigError> {
+    let mut tokens = Vec::new();
+    let mut chars = text.chars().peekable();
+    let (mut line, mut column) = (1, 0);
+    let mut next = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+        let c = chars.next()?;
+        if c == '\n' {
+            line += 1;
+            column = 0;
+        } else {
+            column += 1;
+        }
+        Some((c, line, column))
+    };
+    let error = |line, column, problem: &str| ConfigError {
+        file: file.to_owned(),
+        line,
+        column,
+        problem: problem.to_owned(),
+    };
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            next(&mut chars);
+            continue;
+        }
+        let (c, at_line, at_column) = next(&mut chars).expect("peeked");
+        let token = |kind| Token {
+            kind,
+            line: at_line,
+            column: at_column,
+        };
+        match c {
+            '#' => while next(&mut chars).is_some_and(|(c, _, _)| c != '\n') {},
+            ';' => tokens.push(token(TokenKind::Semicolon)),
+            '{' => tokens.push(token(TokenKind::Open)),
+            '}' => tokens.push(token(TokenKind::Close)),
+            '"' | '\'' => {
+                let quote = c;
+                let mut word = String::new();
+                loop {
+                    match next(&mut chars) {
+                        None => {
+                            return Err(error(at_line, at_column, "unterminated quoted string"))
+                        }
+                        Some((c, _, _)) if c == quote => break,
+                        Some(('\\', _, _)) => match next(&mut chars) {
+                            Some((c @ ('"' | '\'' | '\\'), _, _)) => word.push(c),
+                            Some(('n', _, _)) => word.push('\n'),
+                            Some(('r', _, _)) => word.push('\r'),
+                            Some(('t', _, _)) => word.push('\t'),
+                            Some((c, _, _)) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => {
+                                return Err(error(at_line, at_column, "unterminated quoted string"))
+                            }
+                        },
+                        Some((c, _, _)) => word.push(c),
+                    }
+                }
+                tokens.push(token(TokenKind::Word(word)));
+            }
+            _ => {
+                let mut word = String::from(c);
+                let mut escaped = c == '\\';
+                while let Some(&c) = chars.peek() {
+                    if !escaped && (c.is_whitespace() || matches!(c, ';' | '{' | '}')) {
+                        break;
+                    }
+                    escaped = !escaped && c == '\\';
+                    word.push(c);
+                    next(&mut chars);
+                }
+                tokens.push(token(TokenKind::Word(word)));
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+/// A directive: its name and arguments, its block if it has one, and where it is written.
+#[derive(Debug, Clone)]
+struct Directive {
+    name: String,
+    args: Vec<String>,
+    block: Option<Vec<Directive>>,
+    file: Arc<PathBuf>,
+    line: usize,
+}
+
+impl Directive {
+    fn at(&self) -> String {
+        format!("{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// Reads the directives of a file, with every `include` replaced by what it includes.
+struct Reader<'f> {
+    files: &'f mut Files,
+    base: PathBuf,
+}
+
+impl Reader<'_> {
+    fn file(
+        &mut self,
+        path: PathBuf,
+        text: &str,
+        depth: usize,
+    ) -> Result<Vec<Directive>, ConfigError> {
+        let tokens = tokens(text, &path)?;
+        let file = Arc::new(path);
+        let mut at = 0;
+        let directives = self.block(&tokens, &mut at, &file, depth, None)?;
+        Ok(directives)
+    }
+
+    /// The directives from `tokens[*at]` to the end of the block opened by `open` (or of the
+    /// file).
+    fn block(
+        &mut self,
+        tokens: &[Token],
+        at: &mut usize,
+        file: &Arc<PathBuf>,
+        depth: usize,
+        open: Option<&Token>,
+    ) -> Result<Vec<Directive>, ConfigError> {
+        let error = |token: &Token, problem: String| ConfigError {
+            file: file.to_path_buf(),
+            line: token.line,
+            column: token.column,
+            problem,
+        };
+        let mut directives = Vec::new();
+        let mut words: Vec<(String, &Token)> = Vec::new();
+        while let Some(token) = tokens.get(*at) {
+            *at += 1;
+            match &token.kind {
+                TokenKind::Word(word) => words.push((word.clone(), token)),
+                TokenKind::Semicolon | TokenKind::Open => {
+                    let Some(((name, first), args)) = words.split_first() else {
+                        return Err(error(
+                            token,
+                            format!("unexpected {:?}", symbol(&token.kind)),
+                        ));
+                    };
+                    let args: Vec<String> = args.iter().map(|(word, _)| word.clone()).collect();
+                    let block = match token.kind {
+                        TokenKind::Open => {
+                            Some(self.block(tokens, at, file, depth, Some(token))?)
+                        }
+                        _ => None,
+                    };
+                    if name == "include" && block.is_none() {
+                        let [pattern] = &args[..] else {
+                            return Err(error(first, "include takes one path".into()));
+                        };
+                        if depth >= MAX_INCLUDE_DEPTH {
+                            return Err(error(first, "includes nested too deep (a loop?)".into()));
+                        }
+                        let base = self.base.clone();
+                        let included = (self.files.include(pattern, &base)).map_err(|problem| {
+                            error(first, format!("include {pattern}: {problem}"))
+                        })?;
+                        for (path, text) in included {
+                            directives.extend(self.file(path, &text, depth + 1)?);
+                        }
+                    } else {
+                        directives.push(Directive {
+                            name: name.clone(),
+                            args,
+                            block,
+                            file: Arc::clone(file),
+                            line: first.line,
+                        });
+                    }
+                    words.clear();
+                }
+                TokenKind::Close => {
+                    if open.is_none() {
+                        return Err(error(token, "unexpected \"}\"".into()));
+                    }
+                    if let Some((_, first)) = words.first() {
+                        return Err(error(first, "directive without \";\"".into()));
+                    }
+                    return Ok(directives);
+                }
+            }
+        }
+        if let Some((_, first)) = words.first() {
+            return Err(error(
+                first,
+                "directive without \";\" at the end of the file".into(),
+            ));
+        }
+        if let Some(open) = open {
+            return Err(error(open, "\"{\" not closed".into()));
+        }
+        Ok(directives)
+    }
+}
+
+fn symbol(kind: &TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Semicolon => ";",
+        TokenKind::Open => "{",
+        TokenKind::Close => "}",
+        TokenKind::Word(_) => "word",
+    }
+}
+
+/// A `log_format`: its string, and where it is declared.
+struct Format {
+    text: String,
+    at: String,
+}
+
+/// An `access_log` in effect, and where it is declared.
+#[derive(Debug, Clone)]
+struct AccessLog {
+    target: String,
+    format: String,
+    // The server it is declared in: its index and name, if it has a usable one.
+    server: Option<(usize, Option<String>)>,
+    gzip: bool,
+    at: String,
+}
+
+/// Walks the configuration's contexts, collecting the logs in effect in each.
+struct Walk {
+    formats: HashMap<String, Format>,
+    logs: Vec<AccessLog>,
+    servers: usize,
+    notes: Vec<String>,
+}
+
+fn declared_logs(mut files: Files) -> Result<NginxLogs, ConfigError> {
+    let (main, text) = files.main();
+    let base = main.parent().map(Path::to_owned).unwrap_or_default();
+    let prefix = base
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| base.clone());
+    let directives = Reader {
+        files: &mut files,
+        base,
+    }
+    .file(main, &text, 0)?;
+    let mut walk = Walk {
+        formats: HashMap::from([(
+            "combined".to_owned(),
+            Format {
+                text: COMBINED.to_owned(),
+                at: "nginx's built-in combined".to_owned(),
+            },
+        )]),
+        logs: Vec::new(),
+        servers: 0,
+        notes: Vec::new(),
+    };
+    let mut http_seen = false;
+    for directive in &directives {
+        match (directive.name.as_str(), &directive.block) {
+            ("http", Some(block)) => {
+                http_seen = true;
+                walk.formats(block);
+                walk.context(block, &[], None);
+            }
+            ("stream" | "mail", Some(_)) => walk.notes.push(format!(
+                "{}: the {} block's logs are not HTTP access logs; skipped",
+                directive.at(),
+                directive.name
+            )),
+            _ => {}
+        }
+    }
+    if !http_seen {
+        walk.notes
+            .push("no http block: no access log declared".into());
+    }
+    Ok(walk.into_logs(&prefix))
+}
+
+impl Walk {
+    /// Every `log_format` of the `http` block: nginx keeps them in one table for the block.
+    fn formats(&mut self, http: &[Directive]) {
+        for directive in http.iter().filter(|d| d.name == "log_format") {
+            let Some((name, rest)) = directive.args.split_first() else {
+                continue;
+            };
+            let strings = match rest.first() {
+                Some(escape) if escape.starts_with("escape=") => &rest[1..],
+                _ => rest,
+            };
+            // nginx matches format names without regard to case.
+            self.formats.insert(
+                name.to_ascii_lowercase(),
+                Format {
+                    text: strings.concat(),
+                    at: directive.at(),
+                },
+            );
+        }
+    }
+
+    /// Collects the logs in effect in the context `directives`, given its parent's.
+    fn context(
+        &mut self,
+        directives: &[Directive],
+        inherited: &[AccessLog],
+        server: Option<(usize, Option<String>)>,
+    ) {
+        let own: Vec<&Directive> = directives
+            .iter()
+            .filter(|d| d.name == "access_log")
+            .collect();
+        let in_effect: Vec<AccessLog> = if own.is_empty() {
+            inherited.to_vec()
+        } else if own
+            .iter()
+            .any(|d| d.args.first().is_some_and(|a| a == "off"))
+        {
+            Vec::new()
+        } else {
+            own.iter()
+                .filter_map(|directive| self.access_log(directive, &server))
+                .collect()
+        };
+        // Each declaration once: where it is declared, not again where it is inherited.
+        let declared_here = in_effect.iter().filter(|log| {
+            !inherited
+                .iter()
+                .any(|parent| parent.target == log.target && parent.at == log.at)
+        });
+        self.logs.extend(declared_here.cloned());
+        for directive in directives {
+            let Some(block) = &directive.block else {
+                continue;
+            };
+            match directive.name.as_str() {
+                "server" => {
+                    self.servers += 1;
+                    let name = server_name(block);
+                    self.context(block, &in_effect, Some((self.servers, name)));
+                }
+                "location" | "if" | "limit_except" => {
+                    self.context(block, &in_effect, server.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn access_log(
+        &mut self,
+        directive: &Directive,
+        server: &Option<(usize, Option<String>)>,
+    ) -> Option<AccessLog> {
+        let (target, rest) = directive.args.split_first()?;
+        let format = rest
+            .first()
+            .filter(|arg| !arg.contains('='))
+            .map_or("combined".to_owned(), |name| name.to_ascii_lowercase());
+        let gzip = rest
+            .iter()
+            .any(|arg| arg == "gzip" || arg.starts_with("gzip="));
+        Some(AccessLog {
+            target: target.clone(),
+            format,
+            server: server.clone(),
+            gzip,
+            at: directive.at(),
+        })
+    }
+
+    /// The logs as sources, named, and what was skipped.
+    fn into_logs(mut self, prefix: &Path) -> NginxLogs {
+        let mut sources: Vec<LogSource> = Vec::new();
+        // The files each server declares, to tell its first from the others.
+        let mut files_of_server: HashMap<usize, Vec<PathBuf>> = HashMap::new();
+        let mut names_taken: HashMap<String, PathBuf> = HashMap::new();
+        for log in std::mem::take(&mut self.logs) {
+            if log.target.starts_with("syslog:") {
+                self.notes.push(format!(
+                    "{}: access_log {}: syslog targets are not followed",
+                    log.at, log.target
+                ));
+                continue;
+            }
+            if log.target.contains('$') {
+                self.notes.push(format!(
+                    "{}: access_log {}: a path made of variables cannot be followed; skipped",
+                    log.at, log.target
+                ));
+                continue;
+            }
+            if log.gzip {
+                self.notes.push(format!(
+                    "{}: access_log {}: gzip-compressed logs cannot be followed; skipped",
+                    log.at, log.target
+                ));
+                continue;
+            }
+            let path = prefix.join(&log.target);
+            if sources.iter().any(|source| source.pattern == path) {
+                continue;
+            }
+            let Some(format) = self.formats.get(&log.format) else {
+                self.notes.push(format!(
+                    "{}: access_log {}: unknown log_format {:?}; skipped",
+                    log.at, log.target, log.format
+                ));
+                continue;
+            };
+            let template = match Template::compile(Dialect::Nginx, &format.text) {
+                Ok(template) => template,
+                Err(error) => {
+                    self.notes.push(format!(
+                        "{}: log_format {}: {error}; {} skipped",
+                        format.at, log.format, log.target
+                    ));
+                    continue;
+                }
+            };
+            let server_name = log.server.as_ref().and_then(|(index, name)| {
+                let files = files_of_server.entry(*index).or_default();
+                files.push(path.clone());
+                name.clone().filter(|_| files.len() == 1)
+            });
+            let mut name = server_name.unwrap_or_else(|| super::derived_name(&path));
+            if names_taken.contains_key(&name) {
+                name = super::derived_name(&path);
+            }
+            if names_taken.contains_key(&name) {
+                name = path.display().to_string();
+            }
+            names_taken.insert(name.clone(), path.clone());
+            sources.push(LogSource {
+                name: Some(name),
+                pattern: path,
+                is_glob: false,
+                format: Some(LogFormat::Template(Arc::new(template))),
+            });
+        }
+        NginxLogs {
+            sources,
+            notes: self.notes,
+        }
+    }
+}
+
+/// The first usable `server_name` of a server block: not `_`, empty, a wildcard or a regex.
+fn server_name(server: &[Directive]) -> Option<String> {
+    server
+        .iter()
+        .filter(|directive| directive.name == "server_name")
+        .flat_map(|directive| &directive.args)
+        .find(|name| {
+            !name.is_empty()
+                && *name != "_"
+                && !name.contains('*')
+                && !name.starts_with('~')
+                && !name.starts_with('.')
+        })
+        .map(|name| name.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests;
