@@ -4,7 +4,7 @@
 //! checks what clap cannot and is the only thing the rest of the program sees.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use crate::config::{
     ReplayRun, ServeConfig,
 };
 use crate::generate::{LineFormat, Profile};
-use crate::logs::{self, LogSource};
+use crate::logs::{self, LogSource, Origin, StreamSource};
 use crate::metrics::{parse_bounds, Buckets, HistogramBounds, SeriesLimits};
 use crate::monitor::{MonitorConfig, OutputFormat, Renderer};
 use crate::parse::{Dialect, JsonKeys, LogFormat, Template};
@@ -59,9 +59,9 @@ pub enum Command {
 /// Which log to read and how.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// An access log to follow; may be given several times, as a glob (`/var/log/nginx/*.log`)
-    /// or as `NAME=PATH` to set its `log` label [default: /var/log/access.log, unless
-    /// --nginx.config is given]
+    /// An access log to follow; may be given several times, as a glob (`/var/log/nginx/*.log`),
+    /// as `-` for stdin, or as `NAME=PATH` to set its `log` label [default:
+    /// /var/log/access.log, unless --nginx.config is given]
     #[arg(long, value_name = "[NAME=]PATH")]
     pub log_file: Vec<String>,
 
@@ -502,15 +502,29 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
         ([], None) => &[DEFAULT_LOG_FILE.to_owned()][..],
         (log_files, _) => log_files,
     };
-    let mut sources = log_files
-        .iter()
-        .map(|text| LogSource::parse(text))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|message| invalid("--log-file", message))?;
+    let mut sources = Vec::new();
+    let mut streams = Vec::new();
+    for text in log_files {
+        let source = LogSource::parse(text).map_err(|message| invalid("--log-file", message))?;
+        if source.pattern != Path::new("-") {
+            sources.push(source);
+        } else if streams.is_empty() {
+            streams.push(StreamSource {
+                name: source.name,
+                origin: Origin::Stdin,
+                format: None,
+            });
+        } else {
+            return Err(invalid("--log-file", "- (stdin) is given twice"));
+        }
+    }
     if args.max_logs == 0 {
         return Err(invalid("--max-logs", "expected at least 1"));
     }
-    let mut names: Vec<&str> = sources.iter().filter_map(|s| s.name.as_deref()).collect();
+    let mut names: Vec<&str> = (sources.iter().map(|s| &s.name))
+        .chain(streams.iter().map(|s| &s.name))
+        .filter_map(|name| name.as_deref())
+        .collect();
     names.sort_unstable();
     if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
         return Err(invalid(
@@ -538,7 +552,7 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
                 sources.push(log);
             }
         }
-        if sources.is_empty() {
+        if sources.is_empty() && streams.is_empty() {
             return Err(invalid(
                 "--nginx.config",
                 format!(
@@ -553,7 +567,7 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
         notes,
         max_logs: args.max_logs,
         tail: TailConfig {
-            path: sources[0].pattern.clone(),
+            path: (sources.first()).map_or_else(|| PathBuf::from("-"), |s| s.pattern.clone()),
             start_at: if args.from_beginning {
                 StartAt::Beginning
             } else {
@@ -564,6 +578,7 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
             resume: None,
         },
         sources,
+        streams,
         parse,
         poll_interval: args.poll_interval,
     })

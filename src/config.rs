@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::generate::{LineFormat, Profile};
-use crate::logs::LogSource;
+use crate::logs::{LogSource, StreamSource};
 use crate::metrics::{HistogramBounds, SeriesLimits};
 use crate::monitor::{MonitorConfig, Renderer};
 use crate::parse::LogFormat;
@@ -56,6 +56,20 @@ pub struct InputConfig {
     pub poll_interval: Duration,
     /// What a server's configuration declares that cannot be followed, to be said at start.
     pub notes: Vec<String>,
+    /// Logs that are not files: stdin, syslog tags.
+    pub streams: Vec<StreamSource>,
+}
+
+impl InputConfig {
+    /// Whether series carry a `log` label: unless one plain unnamed file, or stdin alone, is
+    /// followed.
+    pub fn labelled(&self) -> bool {
+        match (&self.sources[..], &self.streams[..]) {
+            ([], [stream]) => stream.name.is_some(),
+            (sources, []) => !crate::logs::is_single_unnamed(sources),
+            _ => true,
+        }
+    }
 }
 
 /// The monitor's settings and how its output looks.

@@ -107,16 +107,25 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
     let input = &config.input;
     say_notes(input);
     let paths = logs::matching_paths(&input.sources);
-    if paths.is_empty() {
+    if paths.is_empty() && !input.sources.is_empty() {
         report::warning("no file matches --log-file");
     }
-    let mut names = LogNames::new(&input.sources);
+    let mut names = LogNames::new(input.labelled()).reserving(&input.streams);
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     for path in paths.iter().take(input.max_logs) {
         let name = names.name(path, &input.sources);
         let metrics = exposition.log(name.as_deref())?;
         let format = logs::format_of(path, &input.sources).unwrap_or(&input.parse.format);
-        count_whole_file(path, format, &input.parse, metrics, cores)?;
+        count_whole(Whole::File(path), format, &input.parse, metrics, cores)?;
+    }
+    for stream in &input.streams {
+        let metrics = exposition.log(input.labelled().then(|| stream.label()))?;
+        let format = stream.format.as_ref().unwrap_or(&input.parse.format);
+        match stream.origin {
+            logs::Origin::Stdin => {
+                count_whole(Whole::Stdin, format, &input.parse, metrics, cores)?;
+            }
+        }
     }
     if paths.len() > input.max_logs {
         report::warning(format_args!(
@@ -131,8 +140,15 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
         .map_err(Error::Stdout)
 }
 
-fn count_whole_file(
-    path: &Path,
+/// What `--one-shot` reads from start to end.
+#[derive(Clone, Copy)]
+enum Whole<'a> {
+    File(&'a Path),
+    Stdin,
+}
+
+fn count_whole(
+    whole: Whole<'_>,
     format: &LogFormat,
     parse: &ParseConfig,
     metrics: ExporterMetrics,
@@ -142,14 +158,32 @@ fn count_whole_file(
     if cores > 1 {
         let format = format.clone();
         ingest::count_in_parallel(format, metrics, parse.limits, cores, |reader| {
-            read_file(path, parse, reader)
+            read_whole(whole, parse, reader)
         })
     } else {
-        read_file(
-            path,
+        read_whole(
+            whole,
             parse,
             &mut Ingest::exporter(format.clone(), metrics, parse.limits),
         )
+    }
+}
+
+fn read_whole(
+    whole: Whole<'_>,
+    parse: &ParseConfig,
+    sink: &mut impl TailSink,
+) -> Result<(), Error> {
+    match whole {
+        Whole::File(path) => read_file(path, parse, sink),
+        Whole::Stdin => {
+            tail::read_stream(io::stdin().lock(), parse.max_line_bytes, sink).map_err(|source| {
+                Error::LogFile {
+                    path: PathBuf::from("stdin"),
+                    source,
+                }
+            })
+        }
     }
 }
 
@@ -417,6 +451,7 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
             },
             poll_interval: std::time::Duration::from_millis(250),
             notes: Vec::new(),
+            streams: Vec::new(),
         },
         listen_address: config.listen_address,
         telemetry_path: config.telemetry_path,

@@ -71,6 +71,34 @@ impl LogSource {
     }
 }
 
+/// A log that is not a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSource {
+    /// Its `log` label where logs are labelled (else [`StreamSource::label`] says).
+    pub name: Option<String>,
+    /// Where its lines come from.
+    pub origin: Origin,
+    /// Its lines' format, where it has one of its own (else `--format`).
+    pub format: Option<LogFormat>,
+}
+
+/// Where a [`StreamSource`]'s lines come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Standard input (`--log-file -`).
+    Stdin,
+}
+
+impl StreamSource {
+    /// Its `log` label where logs are labelled: its name, or where it comes from.
+    pub fn label(&self) -> &str {
+        match (&self.name, &self.origin) {
+            (Some(name), _) => name,
+            (None, Origin::Stdin) => "stdin",
+        }
+    }
+}
+
 /// The format of the file at `path`: that of the first source naming it that has one.
 pub fn format_of<'s>(path: &Path, sources: &'s [LogSource]) -> Option<&'s LogFormat> {
     sources
@@ -99,7 +127,7 @@ pub fn is_one_file(sources: &[LogSource]) -> bool {
 }
 
 /// Whether `sources` are one plain file without a name: its series carry no `log` label.
-fn is_single_unnamed(sources: &[LogSource]) -> bool {
+pub fn is_single_unnamed(sources: &[LogSource]) -> bool {
     matches!(sources, [source] if !source.is_glob && source.name.is_none())
 }
 
@@ -135,15 +163,26 @@ pub fn matching_paths(sources: &[LogSource]) -> Vec<PathBuf> {
 pub struct LogNames {
     labelled: bool,
     by_path: HashMap<PathBuf, String>,
+    // The names of the logs that are not files.
+    reserved: Vec<String>,
 }
 
 impl LogNames {
-    /// The names of the files `sources` match: none at all for one plain unnamed file.
-    pub fn new(sources: &[LogSource]) -> LogNames {
+    /// The names of the files followed: none at all unless `labelled`
+    /// ([`crate::config::InputConfig::labelled`]).
+    pub fn new(labelled: bool) -> LogNames {
         LogNames {
-            labelled: !is_single_unnamed(sources),
+            labelled,
             by_path: HashMap::new(),
+            reserved: Vec::new(),
         }
+    }
+
+    /// Keeps the names of `streams` from the files: a file that would take one is named by
+    /// its path.
+    pub fn reserving(mut self, streams: &[StreamSource]) -> LogNames {
+        self.reserved = streams.iter().map(|s| s.label().to_owned()).collect();
+        self
     }
 
     /// The label value of `path`: the one it already has, a new one, or none if the logs are
@@ -160,7 +199,12 @@ impl LogNames {
             .find(|source| !source.is_glob && source.pattern == path)
             .and_then(|source| source.name.clone());
         let name = given.unwrap_or_else(|| derived_name(path));
-        let name = if self.by_path.values().any(|taken| *taken == name) {
+        let name = if self
+            .by_path
+            .values()
+            .chain(&self.reserved)
+            .any(|taken| *taken == name)
+        {
             path.display().to_string()
         } else {
             name
@@ -234,7 +278,7 @@ mod tests {
             "/srv/b/access.log",
             "/srv/c/access.log",
         ]);
-        let mut names = LogNames::new(&given);
+        let mut names = LogNames::new(!is_single_unnamed(&given));
         let mut name = |path: &str| names.name(Path::new(path), &given).unwrap();
         assert_eq!(name("/srv/a/access.log"), "shop");
         assert_eq!(name("/srv/b/access.log"), "access");
@@ -250,7 +294,7 @@ mod tests {
         );
 
         let one = sources(&["/var/log/access.log"]);
-        let mut names = LogNames::new(&one);
+        let mut names = LogNames::new(!is_single_unnamed(&one));
         assert_eq!(names.name(Path::new("/var/log/access.log"), &one), None);
     }
 

@@ -508,27 +508,43 @@ pub fn read_whole_file(
     sink: &mut impl TailSink,
 ) -> io::Result<()> {
     let mut file = open_at(path, Some(0), max_line_bytes)?;
-    let mut chunk = vec![0; READ_CHUNK_BYTES];
     let mut magic = [0; 2];
     let is_gzip =
         std::os::unix::fs::FileExt::read_at(&file.file, &mut magic, 0)? == 2 && magic == GZIP_MAGIC;
     if is_gzip {
         // Members one after another, as `cat a.gz b.gz` or a writer that appends them makes.
-        let mut decompressed = flate2::read::MultiGzDecoder::new(&mut file.file);
-        loop {
-            let n = match decompressed.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            sink.event(TailEvent::BytesRead(n as u64));
-            file.lines.push(&chunk[..n], sink);
-        }
-    } else {
-        file.read_appended(&mut chunk, u64::MAX, sink)?;
+        let decompressed = flate2::read::MultiGzDecoder::new(&mut file.file);
+        return read_stream(decompressed, max_line_bytes, sink);
     }
+    let mut chunk = vec![0; READ_CHUNK_BYTES];
+    file.read_appended(&mut chunk, u64::MAX, sink)?;
     file.lines.finish(sink);
+    sink.polled();
+    Ok(())
+}
+
+/// Reads a stream (stdin, a decompressed file) to its end: lines handed on as each read
+/// completes them, whatever pieces the writer wrote, and the sink told after every read that
+/// what was there has been read. An unfinished last line is a line: no `\n` will come.
+pub fn read_stream(
+    mut reader: impl Read,
+    max_line_bytes: usize,
+    sink: &mut impl TailSink,
+) -> io::Result<()> {
+    let mut lines = LineSplitter::new(max_line_bytes);
+    let mut chunk = vec![0; READ_CHUNK_BYTES];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        sink.event(TailEvent::BytesRead(n as u64));
+        lines.push(&chunk[..n], sink);
+        sink.polled();
+    }
+    lines.finish(sink);
     sink.polled();
     Ok(())
 }

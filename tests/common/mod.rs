@@ -53,17 +53,34 @@ impl Exporter {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        Exporter::start_command_with(Command::new(binary()), args, stdout)
+        let mut command = Command::new(binary());
+        command.stdin(Stdio::null());
+        Exporter::start_command_with(command, args, stdout)
     }
 
-    pub fn start_command<I, S>(command: Command, args: I) -> Exporter
+    pub fn start_command<I, S>(mut command: Command, args: I) -> Exporter
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        command.stdin(Stdio::null());
         Exporter::start_command_with(command, args, Stdio::null())
     }
 
+    /// [`Exporter::start`] reading what is written to the pipe returned beside it.
+    pub fn start_with_stdin<I, S>(args: I) -> (Exporter, std::process::ChildStdin)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new(binary());
+        command.stdin(Stdio::piped());
+        let mut exporter = Exporter::start_command_with(command, args, Stdio::null());
+        let stdin = exporter.child.stdin.take().unwrap();
+        (exporter, stdin)
+    }
+
+    /// Starts `command` with `args`; its stdin is the caller's to set.
     fn start_command_with<I, S>(mut command: Command, args: I, stdout: Stdio) -> Exporter
     where
         I: IntoIterator<Item = S>,
@@ -72,7 +89,6 @@ impl Exporter {
         let mut child = command
             .args(args)
             .args(["--web.listen-address", "127.0.0.1:0"])
-            .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()

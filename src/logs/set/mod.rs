@@ -73,6 +73,7 @@ impl LogSet {
                 humantime::format_duration(context.input.poll_interval)
             ));
         }
+        streams::start(&context)?;
         let stop = Arc::new(AtomicBool::new(false));
         let waker = watcher.waker();
         let mut following = Following::new(context, watcher);
@@ -153,7 +154,7 @@ impl Following {
             discover_every_sweep |= !watched || directory != directory_of(&source.pattern);
         }
         Following {
-            names: LogNames::new(&context.input.sources),
+            names: LogNames::new(context.input.labelled()).reserving(&context.input.streams),
             context,
             watcher,
             logs: HashMap::new(),
@@ -460,6 +461,7 @@ fn fixed_directory(pattern: &Path) -> PathBuf {
     }
 }
 
+mod streams;
 #[cfg(test)]
 mod tests;
 

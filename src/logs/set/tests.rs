@@ -107,6 +107,7 @@ impl World {
             },
             poll_interval: Duration::from_secs(3600),
             notes: Vec::new(),
+            streams: Vec::new(),
         };
         let exposition = Exposition::new().unwrap();
         let context = LogContext {
