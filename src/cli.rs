@@ -5,7 +5,6 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -18,7 +17,7 @@ use crate::generate::{LineFormat, Profile};
 use crate::logs::{self, LogSource, Origin, StreamSource};
 use crate::metrics::{parse_bounds, Buckets, HistogramBounds, SeriesLimits};
 use crate::monitor::{MonitorConfig, OutputFormat, Renderer};
-use crate::parse::{Dialect, JsonKeys, LogFormat, Template};
+use crate::parse::LogFormat;
 use crate::tail::{StartAt, TailConfig};
 
 /// The port served when `--web.listen-address` is not given. 9100–9999, the range Prometheus
@@ -70,6 +69,16 @@ pub struct InputArgs {
     /// after its server
     #[arg(long = "nginx.config", value_name = "PATH")]
     pub nginx_config: Option<PathBuf>,
+
+    /// A YAML file naming the logs to follow, each with its name, path or syslog tag, format
+    /// and labels
+    #[arg(long = "config.file", value_name = "PATH")]
+    pub logs_file: Option<PathBuf>,
+
+    /// Receive access logs as syslog messages: `udp://HOST:PORT`, `tcp://HOST:PORT` or
+    /// `unixgram://PATH`; each message's tag is its log
+    #[arg(long = "syslog.listen-address", value_name = "ADDR")]
+    pub syslog_listen_address: Option<String>,
 
     /// The most files followed at once; files a glob matches beyond it are not followed.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
@@ -470,6 +479,12 @@ impl TryFrom<Cli> for Config {
 
 fn serve_config(args: ServeArgs) -> Result<ServeConfig, ConfigError> {
     let input = input_config(args.input)?;
+    if args.one_shot && input.syslog.is_some() {
+        return Err(invalid(
+            "--syslog.listen-address",
+            "syslog has no end to read to: not with --one-shot",
+        ));
+    }
     Ok(ServeConfig {
         listen_address: parse_listen_address(&args.web.listen_address)?,
         telemetry_path: telemetry_path(args.web.telemetry_path)?,
@@ -498,71 +513,79 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
         ));
     }
     let parse = parse_config(args.parse)?;
-    let log_files = match (&args.log_file[..], &args.nginx_config) {
-        ([], None) => &[DEFAULT_LOG_FILE.to_owned()][..],
-        (log_files, _) => log_files,
+    let syslog = (args.syslog_listen_address.as_deref())
+        .map(crate::syslog::ListenAddress::parse)
+        .transpose()
+        .map_err(|message| invalid("--syslog.listen-address", message))?;
+    let log_files = match (
+        &args.log_file[..],
+        &args.nginx_config,
+        &args.logs_file,
+        &syslog,
+    ) {
+        ([], None, None, None) => &[DEFAULT_LOG_FILE.to_owned()][..],
+        (log_files, ..) => log_files,
     };
-    let mut sources = Vec::new();
-    let mut streams = Vec::new();
+    if args.max_logs == 0 {
+        return Err(invalid("--max-logs", "expected at least 1"));
+    }
+    let mut declared = Declared::default();
     for text in log_files {
         let source = LogSource::parse(text).map_err(|message| invalid("--log-file", message))?;
         if source.pattern != Path::new("-") {
-            sources.push(source);
-        } else if streams.is_empty() {
-            streams.push(StreamSource {
+            declared.add_source("--log-file", source, text)?;
+        } else if !declared.streams.iter().any(|s| s.origin == Origin::Stdin) {
+            let stdin = StreamSource {
                 name: source.name,
                 origin: Origin::Stdin,
                 format: None,
-            });
+                labels: Vec::new(),
+            };
+            declared.add_stream("--log-file", stdin, text, syslog.is_some())?;
         } else {
             return Err(invalid("--log-file", "- (stdin) is given twice"));
         }
     }
-    if args.max_logs == 0 {
-        return Err(invalid("--max-logs", "expected at least 1"));
-    }
-    let mut names: Vec<&str> = (sources.iter().map(|s| &s.name))
-        .chain(streams.iter().map(|s| &s.name))
-        .filter_map(|name| name.as_deref())
-        .collect();
-    names.sort_unstable();
-    if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
-        return Err(invalid(
-            "--log-file",
-            format!("the name {:?} is given to two logs", pair[0]),
-        ));
-    }
-    let mut notes = Vec::new();
-    if let Some(path) = &args.nginx_config {
-        let declared = logs::nginx::read(path)
-            .map_err(|error| invalid("--nginx.config", error.to_string()))?;
-        for log in declared.sources {
-            if let Some(clash) = sources.iter().find(|given| given.name == log.name) {
-                return Err(invalid(
-                    "--nginx.config",
-                    format!(
-                        "{}: the log name {:?} is also given to {} by --log-file",
-                        log.pattern.display(),
-                        log.name.unwrap_or_default(),
-                        clash.pattern.display()
-                    ),
-                ));
-            }
-            if !sources.iter().any(|given| given.pattern == log.pattern) {
-                sources.push(log);
-            }
+    if let Some(path) = &args.logs_file {
+        const FLAG: &str = "--config.file";
+        let logs =
+            logs::config_file::read(path).map_err(|error| invalid(FLAG, error.to_string()))?;
+        let file = path.display();
+        for source in logs.sources {
+            let what = format!("{file}: {}", source.pattern.display());
+            declared.add_source(FLAG, source, what)?;
         }
-        if sources.is_empty() && streams.is_empty() {
+        for stream in logs.streams {
+            let what = format!("{file}: tag {}", stream.label());
+            declared.add_stream(FLAG, stream, what, syslog.is_some())?;
+        }
+    }
+    if let Some(path) = &args.nginx_config {
+        const FLAG: &str = "--nginx.config";
+        let nginx = logs::nginx::read(path).map_err(|error| invalid(FLAG, error.to_string()))?;
+        for source in nginx.sources {
+            let what = source.pattern.display().to_string();
+            declared.add_source(FLAG, source, what)?;
+        }
+        declared.notes.extend(nginx.notes);
+        for (stream, what) in nginx.syslog {
+            declared.add_stream(FLAG, stream, what, syslog.is_some())?;
+        }
+        if declared.sources.is_empty() && declared.streams.is_empty() && syslog.is_none() {
             return Err(invalid(
-                "--nginx.config",
+                FLAG,
                 format!(
                     "{}: declares no access log that can be followed",
                     path.display()
                 ),
             ));
         }
-        notes = declared.notes;
     }
+    let Declared {
+        sources,
+        streams,
+        notes,
+    } = declared;
     Ok(InputConfig {
         notes,
         max_logs: args.max_logs,
@@ -579,9 +602,101 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
         },
         sources,
         streams,
+        syslog,
         parse,
         poll_interval: args.poll_interval,
     })
+}
+
+/// The logs the flags and files declare, no name given twice.
+#[derive(Default)]
+struct Declared {
+    sources: Vec<LogSource>,
+    streams: Vec<StreamSource>,
+    notes: Vec<String>,
+}
+
+impl Declared {
+    /// What already has the name `name`, if anything.
+    fn holder_of(&self, name: &str) -> Option<String> {
+        let file = (self.sources.iter())
+            .find(|source| source.name.as_deref() == Some(name))
+            .map(|source| source.pattern.display().to_string());
+        let stream = (self.streams.iter())
+            .filter(|stream| stream.name.is_some() || stream.origin != Origin::Stdin)
+            .find(|stream| stream.label() == name)
+            .map(|stream| match &stream.origin {
+                Origin::Stdin => "stdin".to_owned(),
+                Origin::Syslog { tag } => format!("syslog tag {tag}"),
+            });
+        file.or(stream)
+    }
+
+    /// Adds a file log that `what` declares (a flag's value, a file's entry), unless its path
+    /// is followed already.
+    fn add_source(
+        &mut self,
+        flag: &'static str,
+        source: LogSource,
+        what: impl std::fmt::Display,
+    ) -> Result<(), ConfigError> {
+        if let Some(name) = &source.name {
+            if let Some(holder) = self.holder_of(name) {
+                return Err(invalid(
+                    flag,
+                    format!("the name {name:?} is given to two logs: {holder} and {what}"),
+                ));
+            }
+        }
+        if !self
+            .sources
+            .iter()
+            .any(|given| given.pattern == source.pattern)
+        {
+            self.sources.push(source);
+        }
+        Ok(())
+    }
+
+    /// Adds stdin or a syslog tag that `what` declares; a tag only if syslog is received,
+    /// else it is said.
+    fn add_stream(
+        &mut self,
+        flag: &'static str,
+        stream: StreamSource,
+        what: impl std::fmt::Display,
+        syslog_received: bool,
+    ) -> Result<(), ConfigError> {
+        let is_tag = matches!(stream.origin, Origin::Syslog { .. });
+        if is_tag && !syslog_received {
+            self.notes.push(format!(
+                "{what}: syslog is received with --syslog.listen-address; not counted"
+            ));
+            return Ok(());
+        }
+        if is_tag
+            && self
+                .streams
+                .iter()
+                .any(|given| given.origin == stream.origin)
+        {
+            // The first declaration of a tag gives its log.
+            return Ok(());
+        }
+        if stream.name.is_some() || is_tag {
+            if let Some(holder) = self.holder_of(stream.label()) {
+                return Err(invalid(
+                    flag,
+                    format!(
+                        "the name {:?} is given to two logs: {holder} and {what}",
+                        stream.label()
+                    ),
+                ));
+            }
+        }
+        self.streams.push(stream);
+        Ok(())
+    }
 }
 
 fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
@@ -602,7 +717,8 @@ fn parse_config(args: ParseArgs) -> Result<ParseConfig, ConfigError> {
             "expected a size from 256 to 67108864 bytes",
         ));
     }
-    let format = log_format(&args.format).map_err(|message| invalid("--format", message))?;
+    let format: LogFormat =
+        (args.format.parse()).map_err(|message| invalid("--format", message))?;
     let defaults = HistogramBounds::default();
     Ok(ParseConfig {
         format,
@@ -646,36 +762,6 @@ fn bounds(
         .map_err(|problem| invalid(flag, format!("{list}: {problem}")))?;
     Buckets::new(&bounds, units).map_err(|problem| invalid(flag, format!("{list}: {problem}")))?;
     Ok(bounds)
-}
-
-fn log_format(text: &str) -> Result<LogFormat, String> {
-    let compile = |dialect, format: &str| {
-        Template::compile(dialect, format)
-            .map(|template| LogFormat::Template(Arc::new(template)))
-            .map_err(|mut error| {
-                // Where in the flag's value, prefix included.
-                error.at += text.len() - format.len();
-                error.to_string()
-            })
-    };
-    match text.split_once(':') {
-        Some(("nginx", format)) => compile(Dialect::Nginx, format),
-        Some(("apache", format)) => compile(Dialect::Apache, format),
-        Some(("json", keys)) => JsonKeys::with_overrides(keys)
-            .map(|keys| LogFormat::Json(Arc::new(keys)))
-            .map_err(|error| error.to_string()),
-        _ => match text {
-            "auto" => Ok(LogFormat::Auto),
-            "common" => Ok(LogFormat::Common),
-            "combined" => Ok(LogFormat::Combined),
-            "w3c" => Ok(LogFormat::W3c),
-            "json" => Ok(LogFormat::Json(Arc::default())),
-            _ => Err(format!(
-                "expected auto, common, combined, w3c, json, json:FIELD=KEY,…, \
-                 nginx:<log_format> or apache:<LogFormat>, got {text:?}"
-            )),
-        },
-    }
 }
 
 /// The monitor counts at most `max_sections` sections apart per interval.

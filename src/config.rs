@@ -58,12 +58,27 @@ pub struct InputConfig {
     pub notes: Vec<String>,
     /// Logs that are not files: stdin, syslog tags.
     pub streams: Vec<StreamSource>,
+    /// Where syslog messages are received, if anywhere.
+    pub syslog: Option<crate::syslog::ListenAddress>,
 }
 
 impl InputConfig {
+    /// The names of the logs that are not one file each (streams, named globs): the files'
+    /// names must keep clear of them.
+    pub fn reserved_names(&self) -> Vec<String> {
+        let streams = self.streams.iter().map(|stream| stream.label().to_owned());
+        let named_globs = (self.sources.iter())
+            .filter(|source| source.is_glob)
+            .filter_map(|source| source.name.clone());
+        streams.chain(named_globs).collect()
+    }
+
     /// Whether series carry a `log` label: unless one plain unnamed file, or stdin alone, is
-    /// followed.
+    /// followed (syslog's logs are always named by their tags).
     pub fn labelled(&self) -> bool {
+        if self.syslog.is_some() {
+            return true;
+        }
         match (&self.sources[..], &self.streams[..]) {
             ([], [stream]) => stream.name.is_some(),
             (sources, []) => !crate::logs::is_single_unnamed(sources),

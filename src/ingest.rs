@@ -106,17 +106,44 @@ impl Ingest<RequestRecorder> {
     }
 }
 
-impl<C: RecordConsumer> Ingest<(RequestRecorder, C)> {
-    /// A served log's pipeline: records counted into `metrics` and handed to `beside` too (the
-    /// console monitor), how far it has been read published to `checkpoints`.
+/// A served log's request counter: its own, or the one the files of a log share (a named
+/// glob of `--config.file`: one log whatever the number of files).
+// Unboxed: a pipeline lives in a box of its own already, and the recorder is read every record.
+#[allow(clippy::large_enum_variant)]
+pub enum LogRecorder {
+    /// The pipeline's own.
+    Own(RequestRecorder),
+    /// Shared with the other files of the log.
+    Shared(std::sync::Arc<std::sync::Mutex<RequestRecorder>>),
+}
+
+impl RecordConsumer for LogRecorder {
+    #[inline]
+    fn record(&mut self, record: &Record<'_>) {
+        match self {
+            LogRecorder::Own(recorder) => recorder.record(record),
+            LogRecorder::Shared(recorder) => lock(recorder).record(record),
+        }
+    }
+    fn tick(&mut self) {
+        match self {
+            LogRecorder::Own(recorder) => recorder.flush(),
+            LogRecorder::Shared(recorder) => lock(recorder).flush(),
+        }
+    }
+}
+
+impl<C: RecordConsumer> Ingest<(LogRecorder, C)> {
+    /// A served log's pipeline: records counted by `recorder` into `metrics` and handed to
+    /// `beside` too (the console monitor), how far it has been read published to
+    /// `checkpoints`.
     pub fn served(
         format: LogFormat,
         metrics: ExporterMetrics,
-        limits: SeriesLimits,
+        recorder: LogRecorder,
         beside: C,
         checkpoints: Option<Checkpoints>,
     ) -> Self {
-        let recorder = RequestRecorder::new(metrics.clone(), limits);
         Ingest {
             checkpoints,
             ..Ingest::new(format, metrics, (recorder, beside))

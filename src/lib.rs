@@ -16,6 +16,7 @@
 //! - [`web`]: the HTTP server for `/metrics` and the landing page.
 //! - [`generate`]: synthetic traffic for demos, tests and benchmarks.
 //! - [`config`]: what each command runs with, every value checked.
+//! - [`syslog`]: access logs received over syslog: messages, framing, the listener.
 //! - [`report`]: every line written to stderr; [`shutdown`]: the one stop signal.
 //! - [`run`]: one entry point per command, building the pipeline from a [`config::Config`].
 //! - [`cli`]: command-line flags, validated into a [`config::Config`]; nothing else reads it.
@@ -37,5 +38,6 @@ pub mod parse;
 pub mod report;
 pub mod run;
 pub mod shutdown;
+pub mod syslog;
 pub mod tail;
 pub mod web;

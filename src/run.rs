@@ -52,6 +52,14 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
+    /// The syslog address cannot be listened on.
+    #[error("--syslog.listen-address {address}: {source}")]
+    SyslogListen {
+        /// The address.
+        address: crate::syslog::ListenAddress,
+        /// Why.
+        source: io::Error,
+    },
     /// Stdout cannot be written.
     #[error("writing to stdout: {0}")]
     Stdout(io::Error),
@@ -110,21 +118,39 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
     if paths.is_empty() && !input.sources.is_empty() {
         report::warning("no file matches --log-file");
     }
-    let mut names = LogNames::new(input.labelled()).reserving(&input.streams);
+    let mut names = LogNames::new(input.labelled()).reserving(input.reserved_names());
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    // A log's files, read one after another into its metrics: one file, or every file of a
+    // named glob.
+    let mut logs: Vec<(Option<String>, &logs::LogSource, Vec<&Path>)> = Vec::new();
     for path in paths.iter().take(input.max_logs) {
-        let name = names.name(path, &input.sources);
-        let metrics = exposition.log(name.as_deref())?;
-        let format = logs::format_of(path, &input.sources).unwrap_or(&input.parse.format);
-        count_whole(Whole::File(path), format, &input.parse, metrics, cores)?;
+        let Some(source) = logs::source_of(path, &input.sources) else {
+            continue;
+        };
+        let shared = source.name.as_ref().filter(|_| source.is_glob);
+        match logs
+            .iter_mut()
+            .find(|(name, ..)| shared.is_some() && name.as_ref() == shared)
+        {
+            Some((.., files)) => files.push(path),
+            None => {
+                let name = shared.cloned().or_else(|| names.name(path, &input.sources));
+                logs.push((name, source, vec![path]));
+            }
+        }
+    }
+    for (name, source, files) in logs {
+        let metrics = exposition.log_with_labels(name.as_deref(), &source.labels)?;
+        let format = logs::format_of(files[0], &input.sources).unwrap_or(&input.parse.format);
+        count_whole(Whole::Files(&files), format, &input.parse, metrics, cores)?;
     }
     for stream in &input.streams {
-        let metrics = exposition.log(input.labelled().then(|| stream.label()))?;
+        let name = input.labelled().then(|| stream.label());
+        let metrics = exposition.log_with_labels(name, &stream.labels)?;
         let format = stream.format.as_ref().unwrap_or(&input.parse.format);
-        match stream.origin {
-            logs::Origin::Stdin => {
-                count_whole(Whole::Stdin, format, &input.parse, metrics, cores)?;
-            }
+        // Syslog has no end to read to: the flags refuse it with --one-shot.
+        if stream.origin == logs::Origin::Stdin {
+            count_whole(Whole::Stdin, format, &input.parse, metrics, cores)?;
         }
     }
     if paths.len() > input.max_logs {
@@ -143,7 +169,8 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
 /// What `--one-shot` reads from start to end.
 #[derive(Clone, Copy)]
 enum Whole<'a> {
-    File(&'a Path),
+    /// One after another, each's unfinished last line a line.
+    Files(&'a [&'a Path]),
     Stdin,
 }
 
@@ -175,7 +202,7 @@ fn read_whole(
     sink: &mut impl TailSink,
 ) -> Result<(), Error> {
     match whole {
-        Whole::File(path) => read_file(path, parse, sink),
+        Whole::Files(paths) => (paths.iter()).try_for_each(|path| read_file(path, parse, sink)),
         Whole::Stdin => {
             tail::read_stream(io::stdin().lock(), parse.max_line_bytes, sink).map_err(|source| {
                 Error::LogFile {
@@ -236,14 +263,18 @@ pub fn serve(config: ServeConfig) -> Result<(), Error> {
         .position_file
         .as_ref()
         .map(|_| CheckpointSet::default());
-    let logs = LogSet::start(LogContext {
-        input: config.input,
-        exposition: exposition.clone(),
-        console,
-        checkpoints: checkpoints.clone(),
-        resumed,
-        open_files_room,
-    })
+    let syslog = bind_syslog(&config.input)?;
+    let logs = LogSet::start(
+        LogContext {
+            input: config.input,
+            exposition: exposition.clone(),
+            console,
+            checkpoints: checkpoints.clone(),
+            resumed,
+            open_files_room,
+        },
+        syslog,
+    )
     .map_err(Error::Runtime)?;
     let saver = checkpoints
         .clone()
@@ -324,14 +355,18 @@ fn monitor(run: MonitorRun) -> Result<(), Error> {
         console(&run.monitor, None, move || shutdown.request())?
     };
     // Counted into metrics nobody serves: the monitor is what is shown.
-    let logs = LogSet::start(LogContext {
-        input: run.input,
-        exposition: Exposition::new()?,
-        console: Some(console),
-        checkpoints: None,
-        resumed: Vec::new(),
-        open_files_room,
-    })
+    let syslog = bind_syslog(&run.input)?;
+    let logs = LogSet::start(
+        LogContext {
+            input: run.input,
+            exposition: Exposition::new()?,
+            console: Some(console),
+            checkpoints: None,
+            resumed: Vec::new(),
+            open_files_room,
+        },
+        syslog,
+    )
     .map_err(Error::Runtime)?;
     let result = runtime()?.block_on(async {
         shutdown.on_signals().map_err(Error::Runtime)?.await;
@@ -434,6 +469,7 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
                 pattern: log.clone(),
                 is_glob: false,
                 format: None,
+                labels: Vec::new(),
             }],
             max_logs: 1,
             tail: TailConfig {
@@ -452,6 +488,7 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
             poll_interval: std::time::Duration::from_millis(250),
             notes: Vec::new(),
             streams: Vec::new(),
+            syslog: None,
         },
         listen_address: config.listen_address,
         telemetry_path: config.telemetry_path,
@@ -500,6 +537,22 @@ fn check_readable(input: &InputConfig) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The syslog socket, bound before anything runs so that an address in use is said at once.
+fn bind_syslog(input: &InputConfig) -> Result<Option<crate::syslog::Bound>, Error> {
+    let Some(address) = &input.syslog else {
+        return Ok(None);
+    };
+    let bound = crate::syslog::Bound::bind(address).map_err(|source| Error::SyslogListen {
+        address: address.clone(),
+        source,
+    })?;
+    report::info(format_args!(
+        "receiving syslog on {}",
+        bound.local_address()
+    ));
+    Ok(Some(bound))
 }
 
 fn say_notes(input: &InputConfig) {

@@ -72,9 +72,12 @@ fn a_real_nginx_config_alone_counts_every_request_per_log() {
     let (shop_port, api_port, syslog_port) = (free_port(), free_port(), free_port());
     let config = configure(dir.path(), shop_port, api_port, syslog_port);
     let nginx = Nginx::spawn(&nginx_binary, dir.path(), &config, shop_port);
-    let mut exporter = Exporter::start(["--nginx.config".as_ref(), config.as_os_str()]);
-    let said = exporter.wait_for_stderr("syslog:server=");
-    assert!(said.contains("shop.conf:5"), "{said}");
+    let mut exporter = Exporter::start([
+        "--nginx.config".as_ref(),
+        config.as_os_str(),
+        "--syslog.listen-address".as_ref(),
+        format!("udp://127.0.0.1:{syslog_port}").as_ref(),
+    ]);
     exporter.wait_for_stderr(&format!("following {}", nginx.log("shop.log").display()));
     exporter.wait_for_stderr(&format!("following {}", nginx.log("api.json").display()));
 
@@ -125,8 +128,21 @@ fn a_real_nginx_config_alone_counts_every_request_per_log() {
     ] {
         exporter.wait_for_value(series, want);
     }
-    let text = exporter.scrape();
-    assert_eq!(sum(&text, "accesslog_http_requests_total"), 325.0, "{text}");
+    // The same server's requests, sent to syslog in its own format under its tag.
+    for (series, want) in [
+        (
+            r#"accesslog_http_requests_total{log="shopfeed",method="GET",section="/api",status="200"}"#,
+            200.0,
+        ),
+        (
+            r#"accesslog_http_requests_total{log="shopfeed",method="GET",section="/missing",status="404"}"#,
+            1.0,
+        ),
+    ] {
+        exporter.wait_for_value(series, want);
+    }
+    let text = exporter.wait_for_value_sum("accesslog_http_requests_total", 325.0 + 203.0);
+    assert_eq!(sum(&text, "accesslog_syslog_errors_total"), 0.0, "{text}");
     assert_eq!(sum(&text, "accesslog_parse_errors_total"), 0.0, "{text}");
     assert_eq!(
         value(
@@ -170,4 +186,20 @@ fn debians_stock_nginx_config_loads_and_names_its_log() {
         Some(()),
         "{text}"
     );
+}
+
+/// Without --syslog.listen-address, a syslog target is said, with where it is declared, and
+/// the files are followed.
+#[test]
+fn a_syslog_target_without_a_listener_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = configure(dir.path(), 1, 2, 3);
+    let mut exporter = Exporter::start(["--nginx.config".as_ref(), config.as_os_str()]);
+    let said = exporter.wait_for_stderr("syslog:server=");
+    assert!(
+        said.contains("shop.conf:5") && said.contains("--syslog.listen-address"),
+        "{said}"
+    );
+    exporter.wait_for_stderr("shop.log");
+    assert!(!exporter.scrape().contains("shopfeed"));
 }

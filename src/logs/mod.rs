@@ -9,6 +9,7 @@
 //!
 //! [`LogSet`] follows them all on one thread.
 
+pub mod config_file;
 pub mod nginx;
 mod set;
 
@@ -30,6 +31,8 @@ pub struct LogSource {
     pub is_glob: bool,
     /// Its lines' format, where it has one of its own (else `--format`).
     pub format: Option<LogFormat>,
+    /// Labels on every series of its log (`--config.file`'s `labels:`).
+    pub labels: Vec<(String, String)>,
 }
 
 impl LogSource {
@@ -67,6 +70,7 @@ impl LogSource {
             pattern: PathBuf::from(path),
             is_glob,
             format: None,
+            labels: Vec::new(),
         })
     }
 }
@@ -80,6 +84,8 @@ pub struct StreamSource {
     pub origin: Origin,
     /// Its lines' format, where it has one of its own (else `--format`).
     pub format: Option<LogFormat>,
+    /// Labels on every series of its log (`--config.file`'s `labels:`).
+    pub labels: Vec<(String, String)>,
 }
 
 /// Where a [`StreamSource`]'s lines come from.
@@ -87,6 +93,11 @@ pub struct StreamSource {
 pub enum Origin {
     /// Standard input (`--log-file -`).
     Stdin,
+    /// Syslog messages with this tag (`--syslog.listen-address`).
+    Syslog {
+        /// The tag: nginx's `tag=`, `logger -t`.
+        tag: String,
+    },
 }
 
 impl StreamSource {
@@ -95,8 +106,14 @@ impl StreamSource {
         match (&self.name, &self.origin) {
             (Some(name), _) => name,
             (None, Origin::Stdin) => "stdin",
+            (None, Origin::Syslog { tag }) => tag,
         }
     }
+}
+
+/// The first source naming the file at `path`.
+pub fn source_of<'s>(path: &Path, sources: &'s [LogSource]) -> Option<&'s LogSource> {
+    sources.iter().find(|source| source.names(path))
 }
 
 /// The format of the file at `path`: that of the first source naming it that has one.
@@ -178,10 +195,10 @@ impl LogNames {
         }
     }
 
-    /// Keeps the names of `streams` from the files: a file that would take one is named by
-    /// its path.
-    pub fn reserving(mut self, streams: &[StreamSource]) -> LogNames {
-        self.reserved = streams.iter().map(|s| s.label().to_owned()).collect();
+    /// Keeps `names` (the logs' that are not one file: streams, named globs) from the files:
+    /// a file that would take one is named by its path.
+    pub fn reserving(mut self, names: Vec<String>) -> LogNames {
+        self.reserved = names;
         self
     }
 

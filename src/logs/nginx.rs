@@ -18,7 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::LogSource;
+use super::{LogSource, Origin, StreamSource};
 use crate::parse::{Dialect, LogFormat, Template};
 
 /// nginx's built-in `combined` format.
@@ -37,6 +37,8 @@ const MAX_CONFIG_BYTES: usize = 64 << 20;
 pub struct NginxLogs {
     /// The file logs, named, each with its format.
     pub sources: Vec<LogSource>,
+    /// The logs sent to syslog, by tag, each with its format and where it is declared.
+    pub syslog: Vec<(StreamSource, String)>,
     /// What was skipped, and why.
     pub notes: Vec<String>,
 }
@@ -598,15 +600,33 @@ impl Walk {
     /// The logs as sources, named, and what was skipped.
     fn into_logs(mut self, prefix: &Path) -> NginxLogs {
         let mut sources: Vec<LogSource> = Vec::new();
+        let mut syslog: Vec<(StreamSource, String)> = Vec::new();
         // The files each server declares, to tell its first from the others.
         let mut files_of_server: HashMap<usize, Vec<PathBuf>> = HashMap::new();
         let mut names_taken: HashMap<String, PathBuf> = HashMap::new();
         for log in std::mem::take(&mut self.logs) {
-            if log.target.starts_with("syslog:") {
-                self.notes.push(format!(
-                    "{}: access_log {}: syslog targets are not followed",
-                    log.at, log.target
-                ));
+            if let Some(parameters) = log.target.strip_prefix("syslog:") {
+                let tag = (parameters.split(','))
+                    .find_map(|parameter| parameter.strip_prefix("tag="))
+                    .unwrap_or("nginx");
+                let declared = format!("{}: access_log {}", log.at, log.target);
+                if syslog.iter().any(|(stream, _)| stream.label() == tag) {
+                    continue;
+                }
+                match self.template(&log) {
+                    Ok(template) => syslog.push((
+                        StreamSource {
+                            name: None,
+                            origin: Origin::Syslog {
+                                tag: tag.to_owned(),
+                            },
+                            format: Some(LogFormat::Template(Arc::new(template))),
+                            labels: Vec::new(),
+                        },
+                        declared,
+                    )),
+                    Err(note) => self.notes.push(note),
+                }
                 continue;
             }
             if log.target.contains('$') {
@@ -627,20 +647,10 @@ impl Walk {
             if sources.iter().any(|source| source.pattern == path) {
                 continue;
             }
-            let Some(format) = self.formats.get(&log.format) else {
-                self.notes.push(format!(
-                    "{}: access_log {}: unknown log_format {:?}; skipped",
-                    log.at, log.target, log.format
-                ));
-                continue;
-            };
-            let template = match Template::compile(Dialect::Nginx, &format.text) {
+            let template = match self.template(&log) {
                 Ok(template) => template,
-                Err(error) => {
-                    self.notes.push(format!(
-                        "{}: log_format {}: {error}; {} skipped",
-                        format.at, log.format, log.target
-                    ));
+                Err(note) => {
+                    self.notes.push(note);
                     continue;
                 }
             };
@@ -662,12 +672,30 @@ impl Walk {
                 pattern: path,
                 is_glob: false,
                 format: Some(LogFormat::Template(Arc::new(template))),
+                labels: Vec::new(),
             });
         }
         NginxLogs {
             sources,
+            syslog,
             notes: self.notes,
         }
+    }
+
+    /// The compiled `log_format` of `log`, or the note that says why it has none.
+    fn template(&self, log: &AccessLog) -> Result<Template, String> {
+        let Some(format) = self.formats.get(&log.format) else {
+            return Err(format!(
+                "{}: access_log {}: unknown log_format {:?}; skipped",
+                log.at, log.target, log.format
+            ));
+        };
+        Template::compile(Dialect::Nginx, &format.text).map_err(|error| {
+            format!(
+                "{}: log_format {}: {error}; {} skipped",
+                format.at, log.format, log.target
+            )
+        })
     }
 }
 

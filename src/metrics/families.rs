@@ -66,6 +66,8 @@ pub struct Folded {
 pub struct LogCounts {
     /// The `log` label value, if logs are labelled.
     pub name: Option<String>,
+    /// The labels its configuration gives it (`--config.file`'s `labels:`).
+    pub labels: Vec<(String, String)>,
     pub lines_read: AtomicU64,
     pub bytes_read: AtomicU64,
     pub directives: AtomicU64,
@@ -76,9 +78,10 @@ pub struct LogCounts {
 }
 
 impl LogCounts {
-    pub fn new(name: Option<String>) -> LogCounts {
+    pub fn new(name: Option<String>, labels: Vec<(String, String)>) -> LogCounts {
         LogCounts {
             name,
+            labels,
             lines_read: AtomicU64::new(0),
             bytes_read: AtomicU64::new(0),
             directives: AtomicU64::new(0),
@@ -285,12 +288,12 @@ impl Logs {
     }
 }
 
-/// The labels every series of `log` carries: `log="…"` or none.
+/// The labels every series of `log` carries: `log="…"` and those its configuration gives, or
+/// none.
 fn log_labels(log: &LogCounts) -> String {
-    match &log.name {
-        Some(name) => format!("{LOG_LABEL}=\"{}\"", escape(name)),
-        None => String::new(),
-    }
+    let name = (log.name.iter()).map(|name| format!("{LOG_LABEL}=\"{}\"", escape(name)));
+    let given = (log.labels.iter()).map(|(label, value)| format!("{label}=\"{}\"", escape(value)));
+    name.chain(given).collect::<Vec<_>>().join(",")
 }
 
 /// `host="…"` with `--host-label`, else nothing. The label sorts before `log`.

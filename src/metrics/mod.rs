@@ -139,13 +139,23 @@ impl Exposition {
     /// (as every log is when several are followed). Names are unique, and either every log
     /// of an exposition has one or it has one log without.
     pub fn log(&self, name: Option<&str>) -> Result<ExporterMetrics, RegistrationError> {
+        self.log_with_labels(name, &[])
+    }
+
+    /// [`Exposition::log`] with `labels` on every series of the log too (checked by the
+    /// caller: valid names, none of the exporter's own).
+    pub fn log_with_labels(
+        &self,
+        name: Option<&str>,
+        labels: &[(String, String)],
+    ) -> Result<ExporterMetrics, RegistrationError> {
         let mut logs = self.fold();
         let labelled = *logs.labelled.get_or_insert(name.is_some());
         let key = name.unwrap_or_default().to_owned();
         if labelled != name.is_some() || logs.by_name.contains_key(&key) {
             return Err(prometheus::Error::AlreadyReg);
         }
-        let counts = Arc::new(LogCounts::new(name.map(str::to_owned)));
+        let counts = Arc::new(LogCounts::new(name.map(str::to_owned), labels.to_vec()));
         logs.by_name.insert(key, Arc::clone(&counts));
         Ok(ExporterMetrics {
             exposition: self.clone(),
@@ -238,6 +248,25 @@ impl Exposition {
             failures.with_label_values(&[reason]);
         }
         self.register(failures)
+    }
+
+    /// Registers the count of syslog messages not counted as lines, by `reason`, each of
+    /// `reasons` shown from the start.
+    pub fn syslog_errors(&self, reasons: &[&str]) -> Result<IntCounterVec, RegistrationError> {
+        let errors = IntCounterVec::new(
+            Opts::new(
+                "accesslog_syslog_errors_total",
+                "Syslog messages (or connections) not read as log lines, by reason: priority or \
+                 header (not syslog), too_long (over --max-line-bytes), framing (a TCP octet \
+                 count that is not one), tags (a tag past the most kept), connections (over the \
+                 most served at once), idle (a TCP connection silent too long).",
+            ),
+            &["reason"],
+        )?;
+        for reason in reasons {
+            errors.with_label_values(&[reason]);
+        }
+        self.register(errors)
     }
 
     /// The text exposition of every metric, as served on `/metrics`.

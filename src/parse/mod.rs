@@ -51,6 +51,42 @@ pub enum LogFormat {
     Json(Arc<JsonKeys>),
 }
 
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    /// Reads a `--format` value: `auto`, `common`, `combined`, `w3c`, `json`,
+    /// `json:FIELD=KEY,…`, `nginx:<log_format>` or `apache:<LogFormat>`.
+    fn from_str(text: &str) -> Result<LogFormat, String> {
+        let compile = |dialect, format: &str| {
+            Template::compile(dialect, format)
+                .map(|template| LogFormat::Template(Arc::new(template)))
+                .map_err(|mut error| {
+                    // Where in the whole value, prefix included.
+                    error.at += text.len() - format.len();
+                    error.to_string()
+                })
+        };
+        match text.split_once(':') {
+            Some(("nginx", format)) => compile(Dialect::Nginx, format),
+            Some(("apache", format)) => compile(Dialect::Apache, format),
+            Some(("json", keys)) => JsonKeys::with_overrides(keys)
+                .map(|keys| LogFormat::Json(Arc::new(keys)))
+                .map_err(|error| error.to_string()),
+            _ => match text {
+                "auto" => Ok(LogFormat::Auto),
+                "common" => Ok(LogFormat::Common),
+                "combined" => Ok(LogFormat::Combined),
+                "w3c" => Ok(LogFormat::W3c),
+                "json" => Ok(LogFormat::Json(Arc::default())),
+                _ => Err(format!(
+                    "expected auto, common, combined, w3c, json, json:FIELD=KEY,…, \
+                     nginx:<log_format> or apache:<LogFormat>, got {text:?}"
+                )),
+            },
+        }
+    }
+}
+
 /// The request line of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request<'a> {

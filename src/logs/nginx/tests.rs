@@ -89,7 +89,8 @@ fn config(dir: &Path) -> PathBuf {
         "server {\n  server_name _ *.wild ~^re Shop.example www.shop.example;\n  \
          access_log /logs/shop.log MAIN;\n  access_log /logs/shop-extra.log timed;\n  \
          location /api {\n    access_log /logs/api.log timed;\n  }\n  \
-         location /quiet { access_log off; }\n}\n",
+         location /quiet { access_log off; }\n  \
+         location /feed { access_log syslog:server=unix:/run/feed.sock,nohostname; }\n}\n",
     );
     write(
         dir,
@@ -158,7 +159,6 @@ fn every_access_log_is_found_named_and_given_its_format() {
     );
     let notes = logs.notes.join("\n");
     for said in [
-        "b.conf:7: access_log syslog:server=127.0.0.1:5514,tag=edge: syslog targets are not followed",
         "b.conf:8: access_log /logs/$host.log: a path made of variables cannot be followed",
         "b.conf:9: access_log /logs/z.log.gz: gzip-compressed logs cannot be followed",
         "b.conf:16: access_log /logs/other-shop.log: unknown log_format \"unknown_format\"",
@@ -166,7 +166,31 @@ fn every_access_log_is_found_named_and_given_its_format() {
     ] {
         assert!(notes.contains(said), "{said} in\n{notes}");
     }
-    assert_eq!(logs.notes.len(), 5, "{notes}");
+    assert_eq!(logs.notes.len(), 4, "{notes}");
+    let syslog: Vec<(&str, &str)> = (logs.syslog.iter())
+        .map(|(stream, declared)| (stream.label(), declared.as_str()))
+        .collect();
+    assert_eq!(syslog.len(), 2, "{syslog:?}");
+    assert_eq!(syslog[0].0, "nginx", "nginx's default tag");
+    assert!(
+        syslog[0]
+            .1
+            .ends_with("a.conf:9: access_log syslog:server=unix:/run/feed.sock,nohostname"),
+        "{syslog:?}"
+    );
+    assert_eq!(syslog[1].0, "edge");
+    assert!(
+        syslog[1]
+            .1
+            .ends_with("b.conf:7: access_log syslog:server=127.0.0.1:5514,tag=edge"),
+        "{syslog:?}"
+    );
+    assert_eq!(
+        logs.syslog[1].0.format,
+        Some(LogFormat::Template(std::sync::Arc::new(compile(
+            "$remote_addr [$time_local] \"$request\" $status $body_bytes_sent $request_time"
+        ))))
+    );
 }
 
 #[test]

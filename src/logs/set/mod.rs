@@ -14,6 +14,7 @@
 //! An idle set costs a wake-up every poll interval and a sweep's `fstat`, `read` and `stat`
 //! per file every [`SWEEP_INTERVAL`]; a change costs the reading of the files it names.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -24,10 +25,11 @@ use std::time::{Duration, Instant};
 use super::{matching_paths, LogNames};
 use crate::checkpoint::CheckpointSet;
 use crate::config::InputConfig;
-use crate::ingest::{Ingest, RecordConsumer};
+use crate::ingest::{Ingest, LogRecorder, RecordConsumer};
 use crate::metrics::{ExporterMetrics, Exposition, RequestRecorder};
 use crate::monitor::LiveMonitor;
 use crate::report;
+use crate::syslog::Bound;
 use crate::tail::position::SavedPosition;
 use crate::tail::{
     directory_of, DirectoryWatcher, StartAt, TailSink, Tailer, Waker, READ_CHUNK_BYTES,
@@ -61,11 +63,13 @@ pub struct LogSet {
     stop: Arc<AtomicBool>,
     waker: Waker,
     thread: std::thread::JoinHandle<()>,
+    syslog: Option<streams::SyslogThread>,
 }
 
 impl LogSet {
-    /// Starts the thread that follows every file the context's sources name.
-    pub fn start(context: LogContext) -> io::Result<LogSet> {
+    /// Starts the thread that follows every file the context's sources name, the one that
+    /// reads stdin if it is a source, and the one that receives syslog on `syslog`.
+    pub fn start(context: LogContext, syslog: Option<Bound>) -> io::Result<LogSet> {
         let (watcher, error) = DirectoryWatcher::new();
         if let Some(error) = error {
             report::warning(format_args!(
@@ -73,7 +77,7 @@ impl LogSet {
                 humantime::format_duration(context.input.poll_interval)
             ));
         }
-        streams::start(&context)?;
+        let syslog = streams::start(&context, syslog)?;
         let stop = Arc::new(AtomicBool::new(false));
         let waker = watcher.waker();
         let mut following = Following::new(context, watcher);
@@ -87,6 +91,7 @@ impl LogSet {
             stop,
             waker,
             thread,
+            syslog,
         })
     }
 
@@ -95,11 +100,14 @@ impl LogSet {
         self.stop.store(true, Ordering::SeqCst);
         self.waker.wake();
         let _ = self.thread.join();
+        if let Some(syslog) = self.syslog {
+            syslog.stop();
+        }
     }
 }
 
 /// A served log's pipeline: its requests counted, and shown on the console if there is one.
-type LogIngest = Ingest<(RequestRecorder, Option<SharedConsole>)>;
+type LogIngest = Ingest<(LogRecorder, Option<SharedConsole>)>;
 
 /// A log's number while it is followed: cheaper to keep in sets than its path.
 type LogId = u64;
@@ -114,6 +122,16 @@ struct FollowedLog {
     always_polled: bool,
     from_glob: bool,
     missing_since: Option<Instant>,
+    // The log's name if its files share it (a named glob).
+    shared_name: Option<String>,
+}
+
+/// A log whose files count as one (a named glob): its metrics and request counter, and how
+/// many of its files are followed.
+struct SharedLog {
+    metrics: ExporterMetrics,
+    recorder: Arc<Mutex<RequestRecorder>>,
+    files: usize,
 }
 
 /// The state of the following thread.
@@ -134,6 +152,7 @@ struct Following {
     // are back or let go.
     vanished: HashSet<LogId>,
     names: LogNames,
+    shared: HashMap<String, SharedLog>,
     chunk: Box<[u8]>,
     // The last failure said for each path that could not be followed: said again only when
     // it changes, not every look.
@@ -154,7 +173,9 @@ impl Following {
             discover_every_sweep |= !watched || directory != directory_of(&source.pattern);
         }
         Following {
-            names: LogNames::new(context.input.labelled()).reserving(&context.input.streams),
+            names: LogNames::new(context.input.labelled())
+                .reserving(context.input.reserved_names()),
+            shared: HashMap::new(),
             context,
             watcher,
             logs: HashMap::new(),
@@ -337,19 +358,47 @@ impl Following {
             .iter()
             .find(|saved| at_start && saved.path.as_ref().or(single.as_ref()) == Some(&tail.path))
             .map(|saved| saved.position);
-        let name = self.names.name(path, &input.sources);
-        let metrics = match context.exposition.log(name.as_deref()) {
-            Ok(metrics) => metrics,
-            Err(error) => {
-                self.names.release(path);
-                return Err(error);
+        let source = super::source_of(path, &input.sources);
+        let labels = source.map_or(&[][..], |source| &source.labels[..]);
+        let shared_name = source
+            .filter(|source| source.is_glob)
+            .and_then(|source| source.name.clone());
+        let (metrics, recorder) = match &shared_name {
+            Some(name) => {
+                let shared = match self.shared.entry(name.clone()) {
+                    Entry::Occupied(shared) => shared.into_mut(),
+                    Entry::Vacant(vacant) => {
+                        let metrics = context.exposition.log_with_labels(Some(name), labels)?;
+                        let recorder = RequestRecorder::new(metrics.clone(), input.parse.limits);
+                        vacant.insert(SharedLog {
+                            metrics,
+                            recorder: Arc::new(Mutex::new(recorder)),
+                            files: 0,
+                        })
+                    }
+                };
+                shared.files += 1;
+                let recorder = LogRecorder::Shared(Arc::clone(&shared.recorder));
+                (shared.metrics.clone(), recorder)
+            }
+            None => {
+                let name = self.names.name(path, &input.sources);
+                let metrics = match context.exposition.log_with_labels(name.as_deref(), labels) {
+                    Ok(metrics) => metrics,
+                    Err(error) => {
+                        self.names.release(path);
+                        return Err(error);
+                    }
+                };
+                let recorder = RequestRecorder::new(metrics.clone(), input.parse.limits);
+                (metrics, LogRecorder::Own(recorder))
             }
         };
         let format = super::format_of(path, &input.sources).unwrap_or(&input.parse.format);
         let ingest = Ingest::served(
             format.clone(),
             metrics.clone(),
-            input.parse.limits,
+            recorder,
             context.console.clone(),
             context
                 .checkpoints
@@ -384,6 +433,7 @@ impl Following {
             always_polled: !watched || is_link,
             from_glob,
             missing_since: None,
+            shared_name,
         })
     }
 
@@ -424,7 +474,22 @@ impl Following {
         self.vanished.remove(&id);
         self.names.release(&log.path);
         self.watcher.unwatch(&log.directory);
+        if let Some(name) = &log.shared_name {
+            let shared = self.shared.get_mut(name).map(|shared| {
+                shared.files -= 1;
+                shared.files
+            });
+            // Its series go with its last file.
+            if shared != Some(0) {
+                return self.forget_position(&log);
+            }
+            self.shared.remove(name);
+        }
         log.metrics.remove();
+        self.forget_position(&log);
+    }
+
+    fn forget_position(&self, log: &FollowedLog) {
         if let Some(checkpoints) = &self.context.checkpoints {
             checkpoints.remove(log.tailer.path());
         }

@@ -108,6 +108,7 @@ impl World {
             poll_interval: Duration::from_secs(3600),
             notes: Vec::new(),
             streams: Vec::new(),
+            syslog: None,
         };
         let exposition = Exposition::new().unwrap();
         let context = LogContext {
