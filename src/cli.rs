@@ -60,7 +60,7 @@ pub enum Command {
 pub struct InputArgs {
     /// An access log to follow; may be given several times, as a glob (`/var/log/nginx/*.log`),
     /// as `-` for stdin, or as `NAME=PATH` to set its `log` label [default:
-    /// /var/log/access.log, unless --nginx.config is given]
+    /// /var/log/access.log, unless another option names logs]
     #[arg(long, value_name = "[NAME=]PATH")]
     pub log_file: Vec<String>,
 
@@ -69,6 +69,12 @@ pub struct InputArgs {
     /// after its server
     #[arg(long = "nginx.config", value_name = "PATH")]
     pub nginx_config: Option<PathBuf>,
+
+    /// An Apache httpd configuration (`/etc/apache2/apache2.conf`): every `CustomLog` and
+    /// `TransferLog` it declares is followed, read with its own `LogFormat`, and named after
+    /// its virtual host
+    #[arg(long = "apache.config", value_name = "PATH")]
+    pub apache_config: Option<PathBuf>,
 
     /// A YAML file naming the logs to follow, each with its name, path or syslog tag, format
     /// and labels
@@ -517,14 +523,13 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
         .map(crate::syslog::ListenAddress::parse)
         .transpose()
         .map_err(|message| invalid("--syslog.listen-address", message))?;
-    let log_files = match (
-        &args.log_file[..],
-        &args.nginx_config,
-        &args.logs_file,
-        &syslog,
-    ) {
-        ([], None, None, None) => &[DEFAULT_LOG_FILE.to_owned()][..],
-        (log_files, ..) => log_files,
+    let declares_logs = args.nginx_config.is_some()
+        || args.apache_config.is_some()
+        || args.logs_file.is_some()
+        || syslog.is_some();
+    let log_files = match &args.log_file[..] {
+        [] if !declares_logs => &[DEFAULT_LOG_FILE.to_owned()][..],
+        log_files => log_files,
     };
     if args.max_logs == 0 {
         return Err(invalid("--max-logs", "expected at least 1"));
@@ -571,9 +576,25 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
         for (stream, what) in nginx.syslog {
             declared.add_stream(FLAG, stream, what, syslog.is_some())?;
         }
-        if declared.sources.is_empty() && declared.streams.is_empty() && syslog.is_none() {
+    }
+    if let Some(path) = &args.apache_config {
+        const FLAG: &str = "--apache.config";
+        let apache = logs::apache::read(path).map_err(|error| invalid(FLAG, error.to_string()))?;
+        for source in apache.sources {
+            let what = source.pattern.display().to_string();
+            declared.add_source(FLAG, source, what)?;
+        }
+        declared.notes.extend(apache.notes);
+    }
+    let servers = [
+        ("--nginx.config", &args.nginx_config),
+        ("--apache.config", &args.apache_config),
+    ];
+    for (flag, path) in servers {
+        let nothing = declared.sources.is_empty() && declared.streams.is_empty();
+        if let Some(path) = path.as_ref().filter(|_| nothing && syslog.is_none()) {
             return Err(invalid(
-                FLAG,
+                flag,
                 format!(
                     "{}: declares no access log that can be followed",
                     path.display()

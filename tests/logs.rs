@@ -98,25 +98,7 @@ fn a_glob_follows_every_file_with_exact_counts_per_file() {
         1,
         "{text}"
     );
-    if let Some(promtool) = require_program("promtool") {
-        let checked = Command::new(promtool)
-            .args(["check", "metrics"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child.stdin.take().unwrap().write_all(text.as_bytes())?;
-                child.wait_with_output()
-            })
-            .unwrap();
-        assert!(
-            checked.status.success(),
-            "{}",
-            String::from_utf8_lossy(&checked.stderr)
-        );
-    }
+    promtool_accepts(text.as_bytes());
 }
 
 #[test]

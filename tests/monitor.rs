@@ -559,3 +559,25 @@ fn a_system_clock_jump_is_said_and_the_monitor_goes_on_at_the_new_time() {
     let report: Value = serde_json::from_str(&monitor.wait_for("\"hits\":3", PATIENCE)).unwrap();
     assert!(time(&report, "start") < time(&back, "from"), "{report}");
 }
+
+/// Stdin is one more log to the monitor: its traffic and a file's count together.
+#[test]
+fn the_monitor_counts_stdin_beside_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = dir.path().join("shop.log");
+    append(&shop, "");
+    let mut command = Command::new(binary());
+    command.stdin(Stdio::piped());
+    let mut monitor = Running::quick_monitor_command(
+        command,
+        shop.to_str().unwrap(),
+        &["--log-file", "-", "--output", "json"],
+    );
+    let mut stdin = monitor.child.stdin.take().unwrap();
+    monitor.wait_for("\"type\":\"stats\"", PATIENCE);
+    append(&shop, &lines("cart", 7));
+    std::io::Write::write_all(&mut stdin, lines("pipe", 8).as_bytes()).unwrap();
+    let fired = monitor.wait_for("\"type\":\"alert\"", PATIENCE);
+    let fired: Value = serde_json::from_str(&fired).unwrap();
+    assert_eq!(fired["hits"], 15, "{fired}");
+}

@@ -9,10 +9,13 @@
 //!
 //! [`LogSet`] follows them all on one thread.
 
+pub mod apache;
 pub mod config_file;
 pub mod nginx;
+mod server_config;
 mod set;
 
+pub use server_config::ConfigError;
 pub use set::{LogContext, LogSet, SharedConsole};
 
 use std::collections::HashMap;

@@ -14,22 +14,18 @@
 //! `.log`, as `--log-file` names files.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::server_config::{
+    ConfigError, DeclaredNames, Directive, Files, MAX_CONFIG_BYTES, MAX_INCLUDE_DEPTH,
+};
 use super::{LogSource, Origin, StreamSource};
 use crate::parse::{Dialect, LogFormat, Template};
 
 /// nginx's built-in `combined` format.
 const COMBINED: &str = "$remote_addr - $remote_user [$time_local] \"$request\" $status \
                         $body_bytes_sent \"$http_referer\" \"$http_user_agent\"";
-
-/// Includes within includes deeper than this are taken for a loop.
-const MAX_INCLUDE_DEPTH: usize = 32;
-
-/// The most bytes of configuration read, all files together.
-const MAX_CONFIG_BYTES: usize = 64 << 20;
 
 /// What a configuration declares: the logs it can follow, and one line for each thing it
 /// cannot, to be said at start.
@@ -42,36 +38,6 @@ pub struct NginxLogs {
     /// What was skipped, and why.
     pub notes: Vec<String>,
 }
-
-/// A configuration that cannot be read: the file, where in it, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The file, or `-` for standard input.
-    pub file: PathBuf,
-    /// Line, from 1; 0 when the file as a whole is at fault.
-    pub line: usize,
-    /// Column, from 1, in characters.
-    pub column: usize,
-    /// What is wrong.
-    pub problem: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            0 => write!(f, "{}: {}", self.file.display(), self.problem),
-            line => write!(
-                f,
-                "{}:{line}:{}: {}",
-                self.file.display(),
-                self.column,
-                self.problem
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Reads the configuration at `path` (`-`: the output of `nginx -T` on standard input) and
 /// what it declares.
@@ -91,7 +57,7 @@ pub fn read(path: &Path) -> Result<NginxLogs, ConfigError> {
         .map_err(|error| whole_file(format!("cannot read standard input: {error}")))?;
         text
     } else {
-        read_file(path).map_err(whole_file)?
+        super::server_config::read_file(path).map_err(whole_file)?
     };
     let files = match dumped_files(&text) {
         Some(files) => Files::Dump(files),
@@ -101,86 +67,6 @@ pub fn read(path: &Path) -> Result<NginxLogs, ConfigError> {
         },
     };
     declared_logs(files)
-}
-
-fn read_file(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|error| format!("cannot read it: {error}"))?;
-    if bytes.len() > MAX_CONFIG_BYTES {
-        return Err(format!("larger than {MAX_CONFIG_BYTES} bytes"));
-    }
-    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())
-}
-
-/// Where the configuration's files come from.
-enum Files {
-    /// The main file read, the others read from disk as they are included.
-    Disk {
-        main: (PathBuf, String),
-        read: usize,
-    },
-    /// Every file as `nginx -T` printed it, the main one first.
-    Dump(Vec<(PathBuf, String)>),
-}
-
-impl Files {
-    fn main(&self) -> (PathBuf, String) {
-        match self {
-            Files::Disk { main, .. } => main.clone(),
-            Files::Dump(files) => files[0].clone(),
-        }
-    }
-
-    /// The files `pattern` names (a path or a glob, relative to `base`), in order.
-    fn include(&mut self, pattern: &str, base: &Path) -> Result<Vec<(PathBuf, String)>, String> {
-        let pattern = base.join(pattern);
-        let text = pattern.to_string_lossy().into_owned();
-        let is_glob = text.contains(['*', '?', '[']);
-        match self {
-            Files::Dump(files) => {
-                let glob = glob::Pattern::new(&text).map_err(|error| error.to_string())?;
-                let found: Vec<_> = (files.iter())
-                    .filter(|(path, _)| {
-                        if is_glob {
-                            glob.matches_path(path)
-                        } else {
-                            *path == pattern
-                        }
-                    })
-                    .cloned()
-                    .collect();
-                if found.is_empty() && !is_glob {
-                    return Err("not in the `nginx -T` output".into());
-                }
-                Ok(found)
-            }
-            Files::Disk { read, .. } => {
-                let paths = if is_glob {
-                    let mut paths: Vec<PathBuf> = glob::glob(&text)
-                        .map_err(|error| error.to_string())?
-                        .filter_map(Result::ok)
-                        .filter(|path| path.is_file())
-                        .collect();
-                    paths.sort();
-                    paths
-                } else {
-                    vec![pattern]
-                };
-                let mut files = Vec::new();
-                for path in paths {
-                    let text = read_file(&path)
-                        .map_err(|problem| format!("{}: {problem}", path.display()))?;
-                    *read += text.len();
-                    if *read > MAX_CONFIG_BYTES {
-                        return Err(format!(
-                            "more than {MAX_CONFIG_BYTES} bytes of configuration"
-                        ));
-                    }
-                    files.push((path, text));
-                }
-                Ok(files)
-            }
-        }
-    }
 }
 
 /// The files of `nginx -T` output, if `text` is one: each under its
@@ -301,22 +187,6 @@ fn tokens(text: &str, file: &Path) -> Result<Vec<Token>, ConfigError> {
         }
     }
     Ok(tokens)
-}
-
-/// A directive: its name and arguments, its block if it has one, and where it is written.
-#[derive(Debug, Clone)]
-struct Directive {
-    name: String,
-    args: Vec<String>,
-    block: Option<Vec<Directive>>,
-    file: Arc<PathBuf>,
-    line: usize,
-}
-
-impl Directive {
-    fn at(&self) -> String {
-        format!("{}:{}", self.file.display(), self.line)
-    }
 }
 
 /// Reads the directives of a file, with every `include` replaced by what it includes.
@@ -602,8 +472,7 @@ impl Walk {
         let mut sources: Vec<LogSource> = Vec::new();
         let mut syslog: Vec<(StreamSource, String)> = Vec::new();
         // The files each server declares, to tell its first from the others.
-        let mut files_of_server: HashMap<usize, Vec<PathBuf>> = HashMap::new();
-        let mut names_taken: HashMap<String, PathBuf> = HashMap::new();
+        let mut names = DeclaredNames::default();
         for log in std::mem::take(&mut self.logs) {
             if let Some(parameters) = log.target.strip_prefix("syslog:") {
                 let tag = (parameters.split(','))
@@ -654,19 +523,8 @@ impl Walk {
                     continue;
                 }
             };
-            let server_name = log.server.as_ref().and_then(|(index, name)| {
-                let files = files_of_server.entry(*index).or_default();
-                files.push(path.clone());
-                name.clone().filter(|_| files.len() == 1)
-            });
-            let mut name = server_name.unwrap_or_else(|| super::derived_name(&path));
-            if names_taken.contains_key(&name) {
-                name = super::derived_name(&path);
-            }
-            if names_taken.contains_key(&name) {
-                name = path.display().to_string();
-            }
-            names_taken.insert(name.clone(), path.clone());
+            let server = (log.server.as_ref()).map(|(index, name)| (*index, name.as_deref()));
+            let name = names.name(server, &path);
             sources.push(LogSource {
                 name: Some(name),
                 pattern: path,

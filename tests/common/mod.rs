@@ -338,3 +338,26 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM in /proc/PID/status")
 }
+
+/// Checks `exposition` with `promtool check metrics`, where promtool is installed (in CI it
+/// must be).
+pub fn promtool_accepts(exposition: &[u8]) {
+    let Some(promtool) = require_program("promtool") else {
+        return;
+    };
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check.stdin.take().unwrap().write_all(exposition).unwrap();
+    let result = check.wait_with_output().unwrap();
+    assert!(
+        result.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
