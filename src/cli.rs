@@ -10,8 +10,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{
-    Config, DemoConfig, GenerateConfig, InputConfig, MonitorRun, MonitorSettings, ParseConfig,
-    ReplayRun, ServeConfig,
+    BackfillRun, Config, DemoConfig, GenerateConfig, InputConfig, MonitorRun, MonitorSettings,
+    ParseConfig, ReplayRun, ServeConfig,
 };
 use crate::generate::{LineFormat, Profile};
 use crate::logs::{self, LogSource, Origin, StreamSource};
@@ -49,6 +49,9 @@ pub enum Command {
     Monitor(MonitorCommandArgs),
     /// Run the monitor over a finished log on its own timestamps, then exit.
     Replay(ReplayArgs),
+    /// Write finished logs' metrics, sampled on log time, as OpenMetrics for `promtool tsdb
+    /// create-blocks-from openmetrics`.
+    Backfill(BackfillArgs),
     /// Write synthetic traffic to a log file.
     Generate(GenerateArgs),
     /// Generate bursty traffic into a temporary log, monitor it and serve its metrics.
@@ -271,9 +274,10 @@ pub struct MonitorCommandArgs {
 /// Flags of `replay`.
 #[derive(Debug, Clone, Args)]
 pub struct ReplayArgs {
-    /// The log to replay.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    /// The log to replay: one file, or its rotated files in any order (they are put in order
+    /// by their first timestamp).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -286,6 +290,48 @@ pub struct ReplayArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub monitor: MonitorArgs,
+}
+
+/// Flags of `backfill`.
+#[derive(Debug, Clone, Args)]
+pub struct BackfillArgs {
+    /// The logs, as `--log-file` takes them (paths, globs, `NAME=PATH`); the files of one log
+    /// (a path and its rotated files, a named glob) are put in order by their first timestamp.
+    #[arg(value_name = "FILE", required_unless_present = "logs_file")]
+    pub files: Vec<String>,
+
+    /// A YAML file naming the logs, as `serve --config.file` reads it (paths only).
+    #[arg(long = "config.file", value_name = "PATH")]
+    pub logs_file: Option<PathBuf>,
+
+    /// Where to write the OpenMetrics text; `-` for stdout.
+    #[arg(long, value_name = "PATH")]
+    pub output: PathBuf,
+
+    /// Log time between two samples (whole seconds).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub step: Duration,
+
+    /// The `job` label, as Prometheus would add it scraping the exporter.
+    #[arg(long, value_name = "NAME", default_value = "accesslog")]
+    pub job: String,
+
+    /// The `instance` label [default: this host's name and the default port, HOST:10071].
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
+
+    /// How far out of time order a line may be and still count in its own step.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub reorder_tolerance: Duration,
+
+    /// The alert threshold the backfilled `accesslog_alert_threshold_requests_per_second`
+    /// holds, as `serve --threshold` would have served it.
+    #[arg(long, value_name = "REQ/S", default_value_t = 10.0)]
+    pub threshold: f64,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub parse: ParseArgs,
 }
 
 /// The traffic shape, shared by `generate` and `demo`.
@@ -439,7 +485,7 @@ impl TryFrom<Cli> for Config {
             Some(Command::Replay(args)) => {
                 let parse = parse_config(args.parse)?;
                 Ok(Config::Replay(ReplayRun {
-                    file: args.file,
+                    files: args.files,
                     reorder_tolerance_seconds: whole_seconds(
                         "--reorder-tolerance",
                         args.reorder_tolerance,
@@ -449,6 +495,7 @@ impl TryFrom<Cli> for Config {
                     parse,
                 }))
             }
+            Some(Command::Backfill(args)) => backfill_config(args).map(Config::Backfill),
             Some(Command::Generate(args)) => {
                 let count = match (args.count, args.start) {
                     (Some(count), Some(start)) => Some((count, parse_start(&start)?)),
@@ -626,6 +673,64 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
         syslog,
         parse,
         poll_interval: args.poll_interval,
+    })
+}
+
+fn backfill_config(args: BackfillArgs) -> Result<BackfillRun, ConfigError> {
+    let step = whole_seconds("--step", args.step, 1)?;
+    let reorder_tolerance_seconds =
+        whole_seconds("--reorder-tolerance", args.reorder_tolerance, 0)?;
+    if !args.threshold.is_finite() || args.threshold < 0.0 {
+        return Err(invalid(
+            "--threshold",
+            format!(
+                "expected a number of requests per second, got {}",
+                args.threshold
+            ),
+        ));
+    }
+    let parse = parse_config(args.parse)?;
+    let mut declared = Declared::default();
+    for text in &args.files {
+        let source = LogSource::parse(text).map_err(|message| invalid("FILE", message))?;
+        if source.pattern == Path::new("-") {
+            return Err(invalid(
+                "FILE",
+                "stdin has no rotated files to order: give a path",
+            ));
+        }
+        declared.add_source("FILE", source, text)?;
+    }
+    if let Some(path) = &args.logs_file {
+        const FLAG: &str = "--config.file";
+        let logs =
+            logs::config_file::read(path).map_err(|error| invalid(FLAG, error.to_string()))?;
+        for source in logs.sources {
+            let what = format!("{}: {}", path.display(), source.pattern.display());
+            declared.add_source(FLAG, source, what)?;
+        }
+    }
+    let label = |name: &str, value: &str| {
+        format!(
+            "{name}=\"{}\"",
+            value.replace('\\', "\\\\").replace('"', "\\\"")
+        )
+    };
+    let instance = args
+        .instance
+        .unwrap_or_else(|| format!("{}:{DEFAULT_PORT}", crate::backfill::host_name()));
+    Ok(BackfillRun {
+        sources: declared.sources,
+        output: args.output,
+        step,
+        reorder_tolerance_seconds,
+        target_labels: format!(
+            "{},{}",
+            label("job", &args.job),
+            label("instance", &instance)
+        ),
+        threshold: args.threshold,
+        parse,
     })
 }
 

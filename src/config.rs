@@ -22,6 +22,8 @@ pub enum Config {
     Monitor(MonitorRun),
     /// Print stats and alerts for a finished log.
     Replay(ReplayRun),
+    /// Write finished logs' metrics as OpenMetrics.
+    Backfill(BackfillRun),
     /// Write synthetic traffic.
     Generate(GenerateConfig),
     /// Generate, monitor and serve, in a temporary directory.
@@ -131,14 +133,33 @@ pub struct MonitorRun {
 /// `replay`.
 #[derive(Debug, Clone)]
 pub struct ReplayRun {
-    /// The finished log.
-    pub file: PathBuf,
+    /// The finished log's files, in any order.
+    pub files: Vec<PathBuf>,
     /// How to parse it.
     pub parse: ParseConfig,
     /// How late a line may be and still be placed by its own time, in seconds.
     pub reorder_tolerance_seconds: u32,
     /// The monitor.
     pub monitor: MonitorSettings,
+}
+
+/// `backfill`.
+#[derive(Debug, Clone)]
+pub struct BackfillRun {
+    /// The logs.
+    pub sources: Vec<LogSource>,
+    /// Where the OpenMetrics text goes; `-` for stdout.
+    pub output: PathBuf,
+    /// Seconds of log time between samples.
+    pub step: u32,
+    /// How late a line may be and still count in its own step, in seconds.
+    pub reorder_tolerance_seconds: u32,
+    /// `job="…",instance="…"`.
+    pub target_labels: String,
+    /// The alert threshold to write beside the counts.
+    pub threshold: f64,
+    /// How to parse them.
+    pub parse: ParseConfig,
 }
 
 /// `generate`.

@@ -15,6 +15,7 @@
 //! - [`checkpoint`]: the read positions marked at each scrape and saved between runs.
 //! - [`web`]: the HTTP server for `/metrics` and the landing page.
 //! - [`generate`]: synthetic traffic for demos, tests and benchmarks.
+//! - [`backfill`]: finished logs sampled on log time, as OpenMetrics for promtool.
 //! - [`config`]: what each command runs with, every value checked.
 //! - [`syslog`]: access logs received over syslog: messages, framing, the listener.
 //! - [`report`]: every line written to stderr; [`shutdown`]: the one stop signal.
@@ -25,6 +26,7 @@
 //! [`run::run`] and prints the one line an error displays as.
 #![deny(missing_docs)]
 
+pub mod backfill;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+use crate::backfill;
 use crate::checkpoint::{CheckpointSet, Saver};
 use crate::config::{
-    Config, DemoConfig, GenerateConfig, InputConfig, MonitorRun, MonitorSettings, ParseConfig,
-    ReplayRun, ServeConfig,
+    BackfillRun, Config, DemoConfig, GenerateConfig, InputConfig, MonitorRun, MonitorSettings,
+    ParseConfig, ReplayRun, ServeConfig,
 };
 use crate::generate;
 use crate::ingest::{self, Ingest};
@@ -60,6 +61,22 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
+    /// A file given as a log holds no line of its format.
+    #[error("{}: not an access log: {problem}", path.display())]
+    NotALog {
+        /// The file.
+        path: PathBuf,
+        /// What was found.
+        problem: String,
+    },
+    /// The output cannot be written.
+    #[error("{}: cannot write: {source}", path.display())]
+    Written {
+        /// The output.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
     /// Stdout cannot be written.
     #[error("writing to stdout: {0}")]
     Stdout(io::Error),
@@ -100,6 +117,7 @@ pub fn run(config: Config) -> Result<(), Error> {
         Config::Serve(serve) => self::serve(serve),
         Config::Monitor(run) => monitor(run),
         Config::Replay(run) => replay(run),
+        Config::Backfill(run) => backfill(run),
         Config::Generate(config) => self::generate(config),
         Config::Demo(config) => demo(config),
     }
@@ -120,27 +138,13 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
     }
     let mut names = LogNames::new(input.labelled()).reserving(input.reserved_names());
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-    // A log's files, read one after another into its metrics: one file, or every file of a
-    // named glob.
-    let mut logs: Vec<(Option<String>, &logs::LogSource, Vec<&Path>)> = Vec::new();
-    for path in paths.iter().take(input.max_logs) {
-        let Some(source) = logs::source_of(path, &input.sources) else {
-            continue;
-        };
-        let shared = source.name.as_ref().filter(|_| source.is_glob);
-        match logs
-            .iter_mut()
-            .find(|(name, ..)| shared.is_some() && name.as_ref() == shared)
-        {
-            Some((.., files)) => files.push(path),
-            None => {
-                let name = shared.cloned().or_else(|| names.name(path, &input.sources));
-                logs.push((name, source, vec![path]));
-            }
-        }
-    }
-    for (name, source, files) in logs {
-        let metrics = exposition.log_with_labels(name.as_deref(), &source.labels)?;
+    for log in logs::whole_logs(
+        paths.iter().take(input.max_logs),
+        &input.sources,
+        &mut names,
+    ) {
+        let metrics = exposition.log_with_labels(log.name.as_deref(), &log.source.labels)?;
+        let files: Vec<&Path> = log.files.iter().map(PathBuf::as_path).collect();
         let format = logs::format_of(files[0], &input.sources).unwrap_or(&input.parse.format);
         count_whole(Whole::Files(&files), format, &input.parse, metrics, cores)?;
     }
@@ -386,12 +390,83 @@ fn replay(run: ReplayRun) -> Result<(), Error> {
         run.reorder_tolerance_seconds,
     );
     let mut ingest = Ingest::new(run.parse.format.clone(), ExporterMetrics::new()?, monitor);
-    read_file(&run.file, &run.parse, &mut ingest)?;
+    for path in in_log_order(&run.files, &run.parse)? {
+        read_file(&path, &run.parse, &mut ingest)?;
+    }
     ingest
         .into_consumer()
         .finish()
         .flush()
         .map_err(Error::Stdout)
+}
+
+/// The files of one log in the order written, or the one that is no log.
+fn in_log_order(files: &[PathBuf], parse: &ParseConfig) -> Result<Vec<PathBuf>, Error> {
+    crate::backfill::in_log_order(files, &parse.format, parse.max_line_bytes).map_err(not_a_log)
+}
+
+fn not_a_log((path, source): (PathBuf, io::Error)) -> Error {
+    match source.kind() {
+        io::ErrorKind::InvalidData => Error::NotALog {
+            path,
+            problem: source.to_string(),
+        },
+        _ => Error::LogFile { path, source },
+    }
+}
+
+/// `backfill`: writes the logs' metrics, sampled on log time, as OpenMetrics text.
+fn backfill(run: BackfillRun) -> Result<(), Error> {
+    let output = run.output.clone();
+    let written = |source| Error::Written {
+        path: output.clone(),
+        source,
+    };
+    let out: Box<dyn Write> = if run.output == Path::new("-") {
+        Box::new(io::stdout().lock())
+    } else {
+        Box::new(std::fs::File::create(&run.output).map_err(written)?)
+    };
+    let sampling = backfill::Sampling {
+        step: i64::from(run.step),
+        tolerance: i64::from(run.reorder_tolerance_seconds),
+        target_labels: run.target_labels.clone(),
+    };
+    let mut writer = backfill::Writer::new(io::BufWriter::new(out), sampling);
+    let paths = logs::matching_paths(&run.sources);
+    if paths.is_empty() {
+        return Err(Error::LogFile {
+            path: run.sources[0].pattern.clone(),
+            source: io::Error::new(io::ErrorKind::NotFound, "no file matches"),
+        });
+    }
+    for log in backfill::logs_of(&paths, &run.sources) {
+        let exposition = Exposition::with_buckets(&run.parse.histogram_bounds)?;
+        exposition.alert_threshold.set(run.threshold);
+        let metrics = exposition.log_with_labels(log.name.as_deref(), &log.labels)?;
+        let format = logs::format_of(&log.files[0], &run.sources).unwrap_or(&run.parse.format);
+        let files = crate::backfill::in_log_order(&log.files, format, run.parse.max_line_bytes)
+            .map_err(not_a_log)?;
+        let mut sampler =
+            backfill::Sampler::new(&mut writer, metrics, format.clone(), run.parse.limits);
+        for (i, path) in files.iter().enumerate() {
+            if i > 0 {
+                sampler.rotated();
+            }
+            sampler
+                .read_file(path, run.parse.max_line_bytes)
+                .map_err(|source| match source.kind() {
+                    io::ErrorKind::BrokenPipe | io::ErrorKind::WriteZero => written(source),
+                    _ => Error::LogFile {
+                        path: path.clone(),
+                        source,
+                    },
+                })?;
+        }
+        sampler.finish().map_err(written)?;
+    }
+    writer.finish().map_err(written)?;
+    Ok(())
 }
 
 /// `generate`: writes synthetic traffic.

@@ -178,47 +178,6 @@ fn alertmanager_config(dir: &Path, webhook: SocketAddr) -> PathBuf {
     path
 }
 
-/// Every PromQL expression of the dashboard (panel targets and annotations), with Grafana's
-/// variables replaced the way Grafana would for "All".
-fn dashboard_queries() -> Vec<String> {
-    let dashboard: Value = serde_json::from_str(
-        &std::fs::read_to_string(Path::new(REPO).join("grafana/accesslog.json")).unwrap(),
-    )
-    .unwrap();
-    let mut queries = Vec::new();
-    for panel in dashboard["panels"].as_array().unwrap() {
-        for target in panel["targets"].as_array().into_iter().flatten() {
-            queries.push(target["expr"].as_str().unwrap().to_owned());
-        }
-    }
-    for annotation in dashboard["annotations"]["list"].as_array().unwrap() {
-        if let Some(expr) = annotation["expr"].as_str() {
-            queries.push(expr.to_owned());
-        }
-    }
-    for variable in dashboard["templating"]["list"].as_array().unwrap() {
-        if let Some(query) = variable["query"]["query"].as_str() {
-            // `label_values(SELECTOR, LABEL)`: the selector may hold commas of its own.
-            let (metric, _label) = query
-                .trim_start_matches("label_values(")
-                .rsplit_once(',')
-                .unwrap();
-            queries.push(metric.to_owned());
-        }
-    }
-    queries
-        .into_iter()
-        .map(|q| {
-            q.replace("$job", ".*")
-                .replace("$instance", ".*")
-                .replace("$log", ".*")
-                .replace("$section", ".*")
-                .replace("$host", ".*")
-                .replace("$__rate_interval", "1m")
-        })
-        .collect()
-}
-
 #[test]
 fn high_traffic_alert_reaches_alertmanager_for_the_busy_instance_only() {
     let (Some(prometheus), Some(alertmanager)) = (

@@ -114,6 +114,44 @@ impl StreamSource {
     }
 }
 
+/// A log read whole (`--one-shot`, `backfill`): its label value, the source that names it,
+/// and its files: one, or every file a named glob matches.
+#[derive(Debug)]
+pub struct WholeLog<'s> {
+    /// Its `log` label value, if logs are labelled.
+    pub name: Option<String>,
+    /// The source that names it.
+    pub source: &'s LogSource,
+    /// Its files, in the order found.
+    pub files: Vec<PathBuf>,
+}
+
+/// The logs the files at `paths` make: each file a log, but the files of a named glob one.
+pub fn whole_logs<'s, 'p>(
+    paths: impl IntoIterator<Item = &'p PathBuf>,
+    sources: &'s [LogSource],
+    names: &mut LogNames,
+) -> Vec<WholeLog<'s>> {
+    let mut logs: Vec<WholeLog<'s>> = Vec::new();
+    for path in paths {
+        let Some(source) = source_of(path, sources) else {
+            continue;
+        };
+        let shared = source.name.as_ref().filter(|_| source.is_glob);
+        let joined =
+            shared.and_then(|name| (logs.iter_mut()).find(|log| log.name.as_ref() == Some(name)));
+        match joined {
+            Some(log) => log.files.push(path.clone()),
+            None => logs.push(WholeLog {
+                name: shared.cloned().or_else(|| names.name(path, sources)),
+                source,
+                files: vec![path.clone()],
+            }),
+        }
+    }
+    logs
+}
+
 /// The first source naming the file at `path`.
 pub fn source_of<'s>(path: &Path, sources: &'s [LogSource]) -> Option<&'s LogSource> {
     sources.iter().find(|source| source.names(path))
@@ -240,7 +278,7 @@ impl LogNames {
 }
 
 /// A file's name without a trailing `.log`.
-fn derived_name(path: &Path) -> String {
+pub(crate) fn derived_name(path: &Path) -> String {
     let file_name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())

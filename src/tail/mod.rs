@@ -523,6 +523,20 @@ pub fn read_whole_file(
     Ok(())
 }
 
+/// A file's bytes from its start, decompressed if it is gzip.
+pub fn open_whole(path: &Path) -> io::Result<Box<dyn Read>> {
+    let mut file = File::open(path)?;
+    let mut magic = [0; 2];
+    let is_gzip =
+        std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0)? == 2 && magic == GZIP_MAGIC;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(if is_gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    })
+}
+
 /// Reads a stream (stdin, a decompressed file) to its end: lines handed on as each read
 /// completes them, whatever pieces the writer wrote, and the sink told after every read that
 /// what was there has been read. An unfinished last line is a line: no `\n` will come.

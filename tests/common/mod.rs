@@ -361,3 +361,47 @@ pub fn promtool_accepts(exposition: &[u8]) {
         String::from_utf8_lossy(&result.stderr)
     );
 }
+
+/// Every PromQL expression of the dashboard (panel targets and annotations), with Grafana's
+/// variables replaced the way Grafana would for "All".
+pub fn dashboard_queries() -> Vec<String> {
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("grafana/accesslog.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut queries = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            queries.push(target["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    for annotation in dashboard["annotations"]["list"].as_array().unwrap() {
+        if let Some(expr) = annotation["expr"].as_str() {
+            queries.push(expr.to_owned());
+        }
+    }
+    for variable in dashboard["templating"]["list"].as_array().unwrap() {
+        if let Some(query) = variable["query"]["query"].as_str() {
+            // `label_values(SELECTOR, LABEL)`: the selector may hold commas of its own.
+            let (metric, _label) = query
+                .trim_start_matches("label_values(")
+                .rsplit_once(',')
+                .unwrap();
+            queries.push(metric.to_owned());
+        }
+    }
+    queries
+        .into_iter()
+        .map(|q| {
+            q.replace("$job", ".*")
+                .replace("$instance", ".*")
+                .replace("$log", ".*")
+                .replace("$section", ".*")
+                .replace("$host", ".*")
+                .replace("$__rate_interval", "1m")
+        })
+        .collect()
+}

@@ -1,0 +1,602 @@
+//! `backfill`: finished logs to OpenMetrics text for `promtool tsdb create-blocks-from
+//! openmetrics`, so that Prometheus, the dashboard and the alert rule see history a live
+//! exporter never scraped.
+//!
+//! Each log is counted as the live exporter counts it, in log time, and its series are sampled
+//! every step as a scrape would see them: a sample at `t` holds every line logged before `t`.
+//! Lines are held for `--reorder-tolerance` seconds of log time so that one a little out of
+//! order counts in its own step; one later than that counts in the next sample. Samples go on
+//! for [`TRAIL`] after the last line of a burst, as a live exporter would be scraped, then stop
+//! until the next line: a jump in log time costs no samples, and output is bounded by the
+//! lines. A counter's first sample is 0, a step before its first count, so that `increase()`
+//! sees every line; samples of a series are in increasing time, as promtool requires.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::ingest::Ingest;
+use crate::metrics::{ExporterMetrics, Exposition, RequestRecorder};
+use crate::parse::{Line, LineParser, LogFormat};
+use crate::tail::{self, TailEvent, TailSink};
+
+/// How long samples go on after the last line before a silence: Prometheus' lookback, so a
+/// rate over the past minutes falls as it would have live.
+pub const TRAIL_SECONDS: i64 = 300;
+
+/// The families a log makes, sampled; others (the build info, the threshold) are written once
+/// for every sample time, at the end.
+const LOG_FAMILIES: [&str; 11] = [
+    "accesslog_http_requests_total",
+    "accesslog_http_response_size_bytes",
+    "accesslog_http_request_duration_seconds",
+    "accesslog_http_upstream_duration_seconds",
+    "accesslog_parse_errors_total",
+    "accesslog_lines_read_total",
+    "accesslog_bytes_read_total",
+    "accesslog_directives_total",
+    "accesslog_log_rotations_total",
+    "accesslog_log_file_open",
+    "accesslog_last_record_timestamp_seconds",
+];
+
+/// The families written once a sample time, whatever the log.
+const GLOBAL_FAMILIES: [&str; 2] = [
+    "accesslog_exporter_build_info",
+    "accesslog_alert_threshold_requests_per_second",
+];
+
+/// What to sample, and where samples go.
+pub struct Sampling {
+    /// Seconds between samples.
+    pub step: i64,
+    /// How late in log time a line may be and still count in its own step.
+    pub tolerance: i64,
+    /// `job="…",instance="…"`, the labels a scrape would add.
+    pub target_labels: String,
+}
+
+/// Writes every sample of every log to `out` as OpenMetrics text, ending in `# EOF`.
+pub struct Writer<W: Write> {
+    out: W,
+    sampling: Sampling,
+    // Every time sampled, for the families every sample carries.
+    times: BTreeSet<i64>,
+    // Each series' last value written, and each label set's last write and change.
+    values: HashMap<String, String>,
+    sets: HashMap<String, SetState>,
+    globals: String,
+}
+
+/// When a label set was last written, and last changed.
+#[derive(Debug, Clone, Copy)]
+struct SetState {
+    written: i64,
+    changed: i64,
+}
+
+/// The longest a series goes without a sample while its log is sampled: under Prometheus'
+/// 5-minute lookback, so an instant query always finds it.
+pub const KEEPALIVE_SECONDS: i64 = 240;
+
+/// A series' label set: without `le`, and a histogram's `_bucket`, `_sum` and `_count` as one.
+fn label_set(series: &str) -> String {
+    let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+    let name = ["_bucket", "_sum", "_count"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))
+        .unwrap_or(name);
+    let labels: Vec<&str> = (labels.trim_end_matches('}').split(",le=\""))
+        .next()
+        .into_iter()
+        .collect();
+    format!("{name}{{{}", labels.concat())
+}
+
+impl<W: Write> Writer<W> {
+    /// A writer of samples as `sampling` says, to `out`.
+    pub fn new(out: W, sampling: Sampling) -> Writer<W> {
+        Writer {
+            out,
+            sampling,
+            times: BTreeSet::new(),
+            values: HashMap::new(),
+            sets: HashMap::new(),
+            globals: String::new(),
+        }
+    }
+
+    /// The samples of one log's exposition at `time`: every series of a label set that
+    /// changed, or changed within [`TRAIL_SECONDS`], or was last written [`KEEPALIVE_SECONDS`]
+    /// ago; all of them if `full`. A label set written after a pause is first written a step
+    /// before with its old values (0 for a new counter), so that the step's increase shows.
+    fn sample(&mut self, exposition: &Exposition, time: i64, full: bool) -> io::Result<()> {
+        self.times.insert(time);
+        let text = exposition.encode();
+        let mut header = String::new();
+        // The family's samples, by label set (a histogram's buckets, sum and count together).
+        let mut sets: Vec<(String, Vec<(String, &str)>)> = Vec::new();
+        let mut is_counter = false;
+        let mut keep = false;
+        let mut global = false;
+        let lines = text.lines().chain(std::iter::once("# END"));
+        for line in lines {
+            if let Some(rest) = line.strip_prefix("# ") {
+                if !sets.is_empty() || !header.is_empty() {
+                    self.write_family(&header, &sets, time, full, is_counter)?;
+                }
+                sets.clear();
+                header.clear();
+                let (kind, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                keep = LOG_FAMILIES.contains(&name);
+                global = GLOBAL_FAMILIES.contains(&name);
+                if global && !self.globals.contains(line) {
+                    self.globals.push_str(line);
+                    self.globals.push('\n');
+                }
+                if !keep {
+                    continue;
+                }
+                if kind == "TYPE" {
+                    is_counter = matches!(tail, "counter" | "histogram");
+                }
+                // OpenMetrics names a counter's family without its `_total`.
+                let counter = tail == "counter" || (kind == "HELP" && name.ends_with("_total"));
+                let family = match counter {
+                    true => name.strip_suffix("_total").unwrap_or(name),
+                    false => name,
+                };
+                header.push_str(&format!("# {kind} {family} {tail}\n"));
+                continue;
+            }
+            if global && !self.globals.contains(line) {
+                self.globals.push_str(line);
+                self.globals.push('\n');
+            }
+            if !keep {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').unwrap_or((line, ""));
+            let series = with_labels(series, &self.sampling.target_labels);
+            let set = label_set(&series);
+            match sets.last_mut() {
+                Some((last, members)) if *last == set => members.push((series, value)),
+                _ => sets.push((set, vec![(series, value)])),
+            }
+        }
+        Ok(())
+    }
+
+    fn write_family(
+        &mut self,
+        header: &str,
+        sets: &[(String, Vec<(String, &str)>)],
+        time: i64,
+        full: bool,
+        is_counter: bool,
+    ) -> io::Result<()> {
+        let step = self.sampling.step;
+        let mut header_written = false;
+        for (set, members) in sets {
+            let changed = members
+                .iter()
+                .any(|(series, value)| self.values.get(series).map(String::as_str) != Some(value));
+            let state = self.sets.get(set).copied();
+            let write = full
+                || changed
+                || state.map_or(true, |state| {
+                    time - state.changed <= TRAIL_SECONDS
+                        || time - state.written >= KEEPALIVE_SECONDS
+                });
+            if !write {
+                continue;
+            }
+            if !header_written {
+                self.out.write_all(header.as_bytes())?;
+                header_written = true;
+            }
+            let paused = state.map_or(true, |state| state.written < time - step);
+            for (series, value) in members {
+                let old = self.values.get(series);
+                if changed && paused {
+                    match old {
+                        Some(old) => writeln!(self.out, "{series} {old} {}", time - step)?,
+                        None if is_counter => writeln!(self.out, "{series} 0 {}", time - step)?,
+                        None => {}
+                    }
+                }
+                writeln!(self.out, "{series} {value} {time}")?;
+                if old.map(String::as_str) != Some(value) {
+                    self.values.insert(series.clone(), (*value).to_owned());
+                }
+            }
+            let changed_at = match (changed, state) {
+                (false, Some(state)) => state.changed,
+                _ => time,
+            };
+            self.sets.insert(
+                set.clone(),
+                SetState {
+                    written: time,
+                    changed: changed_at,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes the families every sample time carries, and `# EOF`; returns the output.
+    pub fn finish(mut self) -> io::Result<W> {
+        let mut header = String::new();
+        let mut samples = Vec::new();
+        for line in self.globals.lines() {
+            if line.starts_with("# ") {
+                header.push_str(line);
+                header.push('\n');
+            } else if let Some((series, value)) = line.rsplit_once(' ') {
+                samples.push((
+                    with_labels(series, &self.sampling.target_labels),
+                    value.to_owned(),
+                ));
+            }
+        }
+        // Family by family, each series in time order.
+        for family in GLOBAL_FAMILIES {
+            for line in header.lines().filter(|line| line.contains(family)) {
+                writeln!(self.out, "{line}")?;
+            }
+            for (series, value) in samples
+                .iter()
+                .filter(|(series, _)| series.starts_with(family))
+            {
+                for time in &self.times {
+                    writeln!(self.out, "{series} {value} {time}")?;
+                }
+            }
+        }
+        writeln!(self.out, "# EOF")?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// `name{labels}` with `extra` labels first.
+fn with_labels(series: &str, extra: &str) -> String {
+    match series.split_once('{') {
+        Some((name, labels)) if labels != "}" => format!("{name}{{{extra},{labels}"),
+        Some((name, _)) => format!("{name}{{{extra}}}"),
+        None => format!("{series}{{{extra}}}"),
+    }
+}
+
+/// One log, counted in log time and sampled every step.
+pub struct Sampler<'w, W: Write> {
+    writer: &'w mut Writer<W>,
+    exposition: Exposition,
+    metrics: ExporterMetrics,
+    ingest: Ingest<RequestRecorder>,
+    // The time of each line read, to hold it until its step can be sampled.
+    timer: LineParser,
+    // Lines not yet counted, by their second, each ended by `\n`.
+    held: BTreeMap<i64, Vec<u8>>,
+    newest: Option<i64>,
+    // The next time to sample, and the last one sampled.
+    next: Option<i64>,
+    last_sampled: Option<i64>,
+    // The last time a step had lines: samples go on for TRAIL_SECONDS after it.
+    last_busy: i64,
+    // A write that failed while lines were read: reported when the file is done.
+    failed: Option<io::Error>,
+}
+
+impl<'w, W: Write> Sampler<'w, W> {
+    /// A sampler of the log whose metrics are `metrics`, read with `format`.
+    pub fn new(
+        writer: &'w mut Writer<W>,
+        metrics: ExporterMetrics,
+        format: LogFormat,
+        limits: crate::metrics::SeriesLimits,
+    ) -> Sampler<'w, W> {
+        metrics.set_file_open(true);
+        Sampler {
+            writer,
+            exposition: metrics.exposition.clone(),
+            ingest: Ingest::exporter(format.clone(), metrics.clone(), limits),
+            metrics,
+            timer: LineParser::new(format),
+            held: BTreeMap::new(),
+            newest: None,
+            next: None,
+            last_sampled: None,
+            last_busy: i64::MIN,
+            failed: None,
+        }
+    }
+
+    /// The step boundary at or before `second`.
+    fn floor(&self, second: i64) -> i64 {
+        second.div_euclid(self.writer.sampling.step) * self.writer.sampling.step
+    }
+
+    /// Counts every held line logged before `time`, then samples (every series if `full`).
+    fn sample_at(&mut self, time: i64, full: bool) -> io::Result<()> {
+        let later = self.held.split_off(&time);
+        let due = std::mem::replace(&mut self.held, later);
+        let busy = !due.is_empty();
+        for (_, lines) in due {
+            self.metrics.add_bytes_read(lines.len() as u64);
+            self.ingest.lines(&lines);
+        }
+        self.ingest.polled();
+        if busy {
+            self.last_busy = time;
+        }
+        self.writer.sample(&self.exposition, time, full)?;
+        self.last_sampled = Some(time);
+        Ok(())
+    }
+
+    /// Samples every step up to `until` whose lines can no longer be joined by a late one;
+    /// after a silence longer than the trail, resumes a step before the next line.
+    fn advance(&mut self, until: i64) -> io::Result<()> {
+        let step = self.writer.sampling.step;
+        while let Some(next) = self.next.filter(|&next| next <= until) {
+            if next - self.last_busy > TRAIL_SECONDS {
+                match self.held.keys().next().copied() {
+                    Some(first) if self.floor(first) > next => {
+                        // From the counts as they are, so that the next sample's increase
+                        // holds its step's lines.
+                        self.next = Some(self.floor(first));
+                        continue;
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.next = None;
+                        break;
+                    }
+                }
+            }
+            self.sample_at(next, false)?;
+            self.next = Some(next + step);
+        }
+        Ok(())
+    }
+
+    /// Reads one file of the log, from start to end (decompressed if gzip).
+    pub fn read_file(&mut self, path: &Path, max_line_bytes: usize) -> io::Result<()> {
+        tail::read_whole_file(path, max_line_bytes, self)?;
+        match self.failed.take() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a rotation between two files of the log, as a live exporter would see it.
+    pub fn rotated(&mut self) {
+        self.metrics.count_rotation("rename");
+    }
+
+    /// Counts and samples what is left, then the trail, and last every series, so that an
+    /// increase over the whole log ends on a sample of each.
+    pub fn finish(mut self) -> io::Result<()> {
+        let Some(newest) = self.newest else {
+            return Ok(());
+        };
+        let step = self.writer.sampling.step;
+        self.advance(self.floor(newest) + step)?;
+        let last = self.last_busy + TRAIL_SECONDS;
+        self.advance(last - step)?;
+        self.sample_at(last, true)
+    }
+}
+
+impl<W: Write> TailSink for Sampler<'_, W> {
+    fn line(&mut self, line: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        let parsed = match self.timer.parse(line) {
+            Ok(Line::Record(record)) => Some(record.timestamp.unix_seconds),
+            _ => None,
+        };
+        let Some(newest) = self.newest.max(parsed) else {
+            // Nothing timed yet: counted with the first line that is.
+            let held = self.held.entry(i64::MIN).or_default();
+            held.extend_from_slice(line);
+            held.push(b'\n');
+            return;
+        };
+        let mut second = parsed.unwrap_or(newest);
+        if let Some(last) = self.last_sampled {
+            // Too late for its step: counted in the next sample.
+            second = second.max(last);
+        }
+        if self.newest.is_none() {
+            let first = self.floor(second);
+            self.last_busy = first;
+            // Lines read before the first timed one are counted with it.
+            if let Some(untimed) = self.held.remove(&i64::MIN) {
+                self.held.insert(second, untimed);
+            }
+        }
+        if self.next.is_none() {
+            // The first line, or the first after a silence.
+            self.next = Some(self.floor(second));
+        }
+        let held = self.held.entry(second).or_default();
+        held.extend_from_slice(line);
+        held.push(b'\n');
+        self.newest = Some(newest);
+        let tolerance = self.writer.sampling.tolerance;
+        if let Err(error) = self.advance(newest - tolerance) {
+            self.failed = Some(error);
+        }
+    }
+
+    fn event(&mut self, event: TailEvent<'_>) {
+        // Bytes are counted with their lines, when their step is sampled.
+        if !matches!(event, TailEvent::BytesRead(_)) {
+            self.ingest.event(event);
+        }
+    }
+}
+
+/// This host's name, for the default `instance`.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// How many bytes of a file are read for its first timestamp before it is taken for no log.
+const FIRST_TIMESTAMP_BYTES: u64 = 1 << 20;
+
+/// The files of one log in the order they were written: by the time of their first record
+/// (rotated and compressed ones alike). A file with no record in its first MiB is no log of
+/// this format: an error of kind `InvalidData`, beside its path.
+pub fn in_log_order(
+    files: &[std::path::PathBuf],
+    format: &LogFormat,
+    max_line_bytes: usize,
+) -> Result<Vec<std::path::PathBuf>, (std::path::PathBuf, io::Error)> {
+    let mut timed = Vec::new();
+    for path in files {
+        match first_timestamp(path, format, max_line_bytes) {
+            Ok(Some(time)) => timed.push((time, path.clone())),
+            Ok(None) => {
+                let problem = "no access-log line of this format in its first MiB";
+                return Err((
+                    path.clone(),
+                    io::Error::new(io::ErrorKind::InvalidData, problem),
+                ));
+            }
+            Err(error) => return Err((path.clone(), error)),
+        }
+    }
+    timed.sort();
+    Ok(timed.into_iter().map(|(_, path)| path).collect())
+}
+
+fn first_timestamp(
+    path: &Path,
+    format: &LogFormat,
+    max_line_bytes: usize,
+) -> io::Result<Option<i64>> {
+    struct First {
+        parser: LineParser,
+        time: Option<i64>,
+    }
+    impl TailSink for First {
+        fn line(&mut self, line: &[u8]) {
+            if self.time.is_none() {
+                if let Ok(Line::Record(record)) = self.parser.parse(line) {
+                    self.time = Some(record.timestamp.unix_seconds);
+                }
+            }
+        }
+        fn event(&mut self, _event: TailEvent<'_>) {}
+    }
+    let mut first = First {
+        parser: LineParser::new(format.clone()),
+        time: None,
+    };
+    let reader = std::io::Read::take(tail::open_whole(path)?, FIRST_TIMESTAMP_BYTES);
+    tail::read_stream(reader, max_line_bytes, &mut first)?;
+    Ok(first.time)
+}
+
+/// A log to backfill: its `log` label value (if logs are labelled), its labels, and its files.
+#[derive(Debug)]
+pub struct BackfilledLog {
+    /// Its `log` label value, if there are several logs or it is named.
+    pub name: Option<String>,
+    /// The labels its configuration gives it.
+    pub labels: Vec<(String, String)>,
+    /// Its files, live and rotated, in any order.
+    pub files: Vec<std::path::PathBuf>,
+}
+
+/// The logs the files at `paths` make: a file and its rotated files (`access.log`,
+/// `access.log.1`, `access.log.2.gz`, `access.log-20261201`) are one log, named as the live
+/// file would be (`NAME=PATH` on it, else its file name without `.log`); so are the files of a
+/// named glob.
+pub fn logs_of(
+    paths: &[std::path::PathBuf],
+    sources: &[crate::logs::LogSource],
+) -> Vec<BackfilledLog> {
+    let mut groups: Vec<(std::path::PathBuf, Option<String>, BackfilledLog)> = Vec::new();
+    for path in paths {
+        let source = crate::logs::source_of(path, sources);
+        let shared = source
+            .filter(|source| source.is_glob)
+            .and_then(|source| source.name.clone());
+        let base = live_file(path);
+        let found = groups
+            .iter_mut()
+            .find(|(group_base, group_shared, _)| match &shared {
+                Some(name) => group_shared.as_ref() == Some(name),
+                None => group_shared.is_none() && *group_base == base,
+            });
+        match found {
+            Some((_, _, log)) => log.files.push(path.clone()),
+            None => {
+                let given = (sources.iter())
+                    .find(|source| !source.is_glob && source.pattern == base)
+                    .or(source)
+                    .and_then(|source| source.name.clone());
+                let labels = source
+                    .map(|source| source.labels.clone())
+                    .unwrap_or_default();
+                groups.push((
+                    base.clone(),
+                    shared.clone(),
+                    BackfilledLog {
+                        name: shared.or(given),
+                        labels,
+                        files: vec![path.clone()],
+                    },
+                ));
+            }
+        }
+    }
+    let labelled = groups.len() > 1 || groups.iter().any(|(_, _, log)| log.name.is_some());
+    let mut taken = HashSet::new();
+    let mut logs = Vec::new();
+    for (base, _, mut log) in groups {
+        log.name = labelled.then(|| {
+            let name = log
+                .name
+                .take()
+                .unwrap_or_else(|| crate::logs::derived_name(&base));
+            match taken.insert(name.clone()) {
+                true => name,
+                false => base.display().to_string(),
+            }
+        });
+        logs.push(log);
+    }
+    logs
+}
+
+/// The live file a rotated one was: without a compression suffix, then without a rotation
+/// number or date (`.1`, `-20261201`).
+fn live_file(path: &Path) -> std::path::PathBuf {
+    let text = path.to_string_lossy();
+    let mut text: &str = &text;
+    for compressed in [".gz", ".bz2", ".xz", ".zst"] {
+        text = text.strip_suffix(compressed).unwrap_or(text);
+    }
+    if let Some((live, suffix)) = text.rsplit_once(['.', '-']) {
+        let file_name_goes_on = !live.ends_with('/') && !live.is_empty();
+        if file_name_goes_on && !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()) {
+            text = live;
+        }
+    }
+    std::path::PathBuf::from(text)
+}
+
+#[cfg(test)]
+mod tests;
