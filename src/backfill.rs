@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::ingest::Ingest;
-use crate::metrics::{ExporterMetrics, Exposition, RequestRecorder};
+use crate::ingest::HitBatch;
+use crate::metrics::{ExporterMetrics, Exposition, Hit, RequestRecorder};
 use crate::parse::{Line, LineParser, LogFormat};
 use crate::tail::{self, TailEvent, TailSink};
 
@@ -63,8 +63,8 @@ pub struct Writer<W: Write> {
     // Every time sampled, for the families every sample carries.
     times: BTreeSet<i64>,
     // Each series' last value written, and each label set's last write and change.
-    values: HashMap<String, String>,
-    sets: HashMap<String, SetState>,
+    values: HashMap<String, String, foldhash::fast::RandomState>,
+    sets: HashMap<String, SetState, foldhash::fast::RandomState>,
     globals: String,
 }
 
@@ -79,18 +79,20 @@ struct SetState {
 /// 5-minute lookback, so an instant query always finds it.
 pub const KEEPALIVE_SECONDS: i64 = 240;
 
-/// A series' label set: without `le`, and a histogram's `_bucket`, `_sum` and `_count` as one.
-fn label_set(series: &str) -> String {
+/// A series' label set: its name without a histogram's `_bucket`, `_sum` or `_count`, and its
+/// labels without `le`.
+fn label_set(series: &str) -> (&str, &str) {
     let (name, labels) = series.split_once('{').unwrap_or((series, ""));
     let name = ["_bucket", "_sum", "_count"]
         .iter()
         .find_map(|suffix| name.strip_suffix(suffix))
         .unwrap_or(name);
-    let labels: Vec<&str> = (labels.trim_end_matches('}').split(",le=\""))
-        .next()
-        .into_iter()
-        .collect();
-    format!("{name}{{{}", labels.concat())
+    let labels = labels.trim_end_matches('}');
+    let labels = labels
+        .split_once(",le=\"")
+        .map_or(labels, |(before, _)| before);
+    let labels = labels.strip_prefix("le=\"").map_or(labels, |_| "");
+    (name, labels)
 }
 
 impl<W: Write> Writer<W> {
@@ -100,8 +102,8 @@ impl<W: Write> Writer<W> {
             out,
             sampling,
             times: BTreeSet::new(),
-            values: HashMap::new(),
-            sets: HashMap::new(),
+            values: HashMap::default(),
+            sets: HashMap::default(),
             globals: String::new(),
         }
     }
@@ -114,15 +116,17 @@ impl<W: Write> Writer<W> {
         self.times.insert(time);
         let text = exposition.encode();
         let mut header = String::new();
-        // The family's samples, by label set (a histogram's buckets, sum and count together).
-        let mut sets: Vec<(String, Vec<(String, &str)>)> = Vec::new();
+        // The family's samples, by label set (a histogram's buckets, sum and count together),
+        // as the exposition writes them: one after another.
+        let mut sets: Vec<Vec<(&str, &str)>> = Vec::new();
+        let mut current_set = ("", "");
         let mut is_counter = false;
         let mut keep = false;
         let mut global = false;
         let lines = text.lines().chain(std::iter::once("# END"));
         for line in lines {
             if let Some(rest) = line.strip_prefix("# ") {
-                if !sets.is_empty() || !header.is_empty() {
+                if !sets.is_empty() {
                     self.write_family(&header, &sets, time, full, is_counter)?;
                 }
                 sets.clear();
@@ -158,11 +162,13 @@ impl<W: Write> Writer<W> {
                 continue;
             }
             let (series, value) = line.rsplit_once(' ').unwrap_or((line, ""));
-            let series = with_labels(series, &self.sampling.target_labels);
-            let set = label_set(&series);
+            let this_set = label_set(series);
             match sets.last_mut() {
-                Some((last, members)) if *last == set => members.push((series, value)),
-                _ => sets.push((set, vec![(series, value)])),
+                Some(set) if current_set == this_set => set.push((series, value)),
+                _ => {
+                    current_set = this_set;
+                    sets.push(vec![(series, value)]);
+                }
             }
         }
         Ok(())
@@ -171,18 +177,18 @@ impl<W: Write> Writer<W> {
     fn write_family(
         &mut self,
         header: &str,
-        sets: &[(String, Vec<(String, &str)>)],
+        sets: &[Vec<(&str, &str)>],
         time: i64,
         full: bool,
         is_counter: bool,
     ) -> io::Result<()> {
         let step = self.sampling.step;
         let mut header_written = false;
-        for (set, members) in sets {
-            let changed = members
-                .iter()
-                .any(|(series, value)| self.values.get(series).map(String::as_str) != Some(value));
-            let state = self.sets.get(set).copied();
+        for members in sets {
+            let changed = (members.iter())
+                .any(|(series, value)| self.values.get(*series).map(String::as_str) != Some(value));
+            // A set is known by its first series.
+            let state = self.sets.get(members[0].0).copied();
             let write = full
                 || changed
                 || state.map_or(true, |state| {
@@ -197,31 +203,49 @@ impl<W: Write> Writer<W> {
                 header_written = true;
             }
             let paused = state.map_or(true, |state| state.written < time - step);
-            for (series, value) in members {
+            for &(series, value) in members {
+                let (name, labels) = series.split_once('{').unwrap_or((series, "}"));
+                let labelled = |out: &mut W| match labels {
+                    "}" => write!(out, "{name}{{{}}}", self.sampling.target_labels),
+                    _ => write!(out, "{name}{{{},{labels}", self.sampling.target_labels),
+                };
                 let old = self.values.get(series);
-                if changed && paused {
-                    match old {
-                        Some(old) => writeln!(self.out, "{series} {old} {}", time - step)?,
-                        None if is_counter => writeln!(self.out, "{series} 0 {}", time - step)?,
-                        None => {}
-                    }
+                if changed && paused && (old.is_some() || is_counter) {
+                    labelled(&mut self.out)?;
+                    writeln!(
+                        self.out,
+                        " {} {}",
+                        old.map_or("0", String::as_str),
+                        time - step
+                    )?;
                 }
-                writeln!(self.out, "{series} {value} {time}")?;
-                if old.map(String::as_str) != Some(value) {
-                    self.values.insert(series.clone(), (*value).to_owned());
+                labelled(&mut self.out)?;
+                writeln!(self.out, " {value} {time}")?;
+                match self.values.get_mut(series) {
+                    Some(old) if old != value => {
+                        old.clear();
+                        old.push_str(value);
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.values.insert(series.to_owned(), value.to_owned());
+                    }
                 }
             }
             let changed_at = match (changed, state) {
                 (false, Some(state)) => state.changed,
                 _ => time,
             };
-            self.sets.insert(
-                set.clone(),
-                SetState {
-                    written: time,
-                    changed: changed_at,
-                },
-            );
+            let new_state = SetState {
+                written: time,
+                changed: changed_at,
+            };
+            match self.sets.get_mut(members[0].0) {
+                Some(state) => *state = new_state,
+                None => {
+                    self.sets.insert(members[0].0.to_owned(), new_state);
+                }
+            }
         }
         Ok(())
     }
@@ -270,16 +294,39 @@ fn with_labels(series: &str, extra: &str) -> String {
     }
 }
 
+/// What the lines of one second count, held until their step is sampled.
+#[derive(Default)]
+struct Held {
+    hits: HitBatch,
+    lines: u64,
+    bytes: u64,
+    directives: u64,
+    errors: Vec<&'static str>,
+}
+
+impl Held {
+    /// Adds what `other` holds but hits (lines read before any timed one have none).
+    fn absorb_untimed(&mut self, other: Held) {
+        self.lines += other.lines;
+        self.bytes += other.bytes;
+        self.directives += other.directives;
+        self.errors.extend(other.errors);
+    }
+}
+
 /// One log, counted in log time and sampled every step.
+///
+/// # Performance
+/// A line is parsed once: what it counts is held (a hit owning its target's bytes) until its
+/// step is sampled, not the line.
 pub struct Sampler<'w, W: Write> {
     writer: &'w mut Writer<W>,
     exposition: Exposition,
     metrics: ExporterMetrics,
-    ingest: Ingest<RequestRecorder>,
-    // The time of each line read, to hold it until its step can be sampled.
-    timer: LineParser,
-    // Lines not yet counted, by their second, each ended by `\n`.
-    held: BTreeMap<i64, Vec<u8>>,
+    recorder: RequestRecorder,
+    parser: LineParser,
+    // What lines not yet counted count, by their second.
+    held: BTreeMap<i64, Held>,
     newest: Option<i64>,
     // The next time to sample, and the last one sampled.
     next: Option<i64>,
@@ -288,6 +335,7 @@ pub struct Sampler<'w, W: Write> {
     last_busy: i64,
     // A write that failed while lines were read: reported when the file is done.
     failed: Option<io::Error>,
+    too_long_said: bool,
 }
 
 impl<'w, W: Write> Sampler<'w, W> {
@@ -302,15 +350,16 @@ impl<'w, W: Write> Sampler<'w, W> {
         Sampler {
             writer,
             exposition: metrics.exposition.clone(),
-            ingest: Ingest::exporter(format.clone(), metrics.clone(), limits),
+            recorder: RequestRecorder::new(metrics.clone(), limits),
             metrics,
-            timer: LineParser::new(format),
+            parser: LineParser::new(format),
             held: BTreeMap::new(),
             newest: None,
             next: None,
             last_sampled: None,
             last_busy: i64::MIN,
             failed: None,
+            too_long_said: false,
         }
     }
 
@@ -324,11 +373,20 @@ impl<'w, W: Write> Sampler<'w, W> {
         let later = self.held.split_off(&time);
         let due = std::mem::replace(&mut self.held, later);
         let busy = !due.is_empty();
-        for (_, lines) in due {
-            self.metrics.add_bytes_read(lines.len() as u64);
-            self.ingest.lines(&lines);
+        for held in due.into_values() {
+            for hit in held.hits.hits() {
+                self.recorder.count(hit);
+            }
+            self.metrics.add_lines_read(held.lines);
+            self.metrics.add_bytes_read(held.bytes);
+            for _ in 0..held.directives {
+                self.metrics.count_directive();
+            }
+            for reason in held.errors {
+                self.metrics.count_parse_error(reason);
+            }
         }
-        self.ingest.polled();
+        self.recorder.flush();
         if busy {
             self.last_busy = time;
         }
@@ -396,48 +454,66 @@ impl<W: Write> TailSink for Sampler<'_, W> {
         if self.failed.is_some() {
             return;
         }
-        let parsed = match self.timer.parse(line) {
+        let outcome = self.parser.parse(line);
+        let parsed = match &outcome {
             Ok(Line::Record(record)) => Some(record.timestamp.unix_seconds),
             _ => None,
         };
-        let Some(newest) = self.newest.max(parsed) else {
-            // Nothing timed yet: counted with the first line that is.
-            let held = self.held.entry(i64::MIN).or_default();
-            held.extend_from_slice(line);
-            held.push(b'\n');
-            return;
+        let key = match self.newest.max(parsed) {
+            None => i64::MIN,
+            Some(newest) => {
+                let mut second = parsed.unwrap_or(newest);
+                if let Some(last) = self.last_sampled {
+                    // Too late for its step: counted in the next sample.
+                    second = second.max(last);
+                }
+                if self.newest.is_none() {
+                    self.last_busy = self.floor(second);
+                }
+                if self.next.is_none() {
+                    // The first line, or the first after a silence.
+                    self.next = Some(self.floor(second));
+                }
+                self.newest = Some(newest);
+                second
+            }
         };
-        let mut second = parsed.unwrap_or(newest);
-        if let Some(last) = self.last_sampled {
-            // Too late for its step: counted in the next sample.
-            second = second.max(last);
-        }
-        if self.newest.is_none() {
-            let first = self.floor(second);
-            self.last_busy = first;
-            // Lines read before the first timed one are counted with it.
+        if key != i64::MIN {
+            // Lines read before the first timed one count with it.
             if let Some(untimed) = self.held.remove(&i64::MIN) {
-                self.held.insert(second, untimed);
+                self.held.entry(key).or_default().absorb_untimed(untimed);
             }
         }
-        if self.next.is_none() {
-            // The first line, or the first after a silence.
-            self.next = Some(self.floor(second));
+        let held = self.held.entry(key).or_default();
+        held.lines += 1;
+        held.bytes += line.len() as u64 + 1;
+        match outcome {
+            Ok(Line::Record(record)) => held.hits.push(Hit::of(&record)),
+            Ok(Line::Directive) => held.directives += 1,
+            Err(error) => held.errors.push(error.reason()),
         }
-        let held = self.held.entry(second).or_default();
-        held.extend_from_slice(line);
-        held.push(b'\n');
-        self.newest = Some(newest);
+        if key == i64::MIN {
+            return;
+        }
         let tolerance = self.writer.sampling.tolerance;
-        if let Err(error) = self.advance(newest - tolerance) {
+        let until = self.newest.unwrap_or(key) - tolerance;
+        if let Err(error) = self.advance(until) {
             self.failed = Some(error);
         }
     }
 
     fn event(&mut self, event: TailEvent<'_>) {
         // Bytes are counted with their lines, when their step is sampled.
-        if !matches!(event, TailEvent::BytesRead(_)) {
-            self.ingest.event(event);
+        if let TailEvent::LineTooLong = event {
+            self.metrics.count_parse_error("too_long");
+            self.metrics.add_lines_read(1);
+            if !self.too_long_said {
+                self.too_long_said = true;
+                crate::report::warning(
+                    "a line longer than --max-line-bytes was dropped and counted as \
+                     reason=\"too_long\"; later ones are counted without a warning",
+                );
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod parallel;
 
+pub(crate) use parallel::HitBatch;
 pub use parallel::{count_in_parallel, ChunkReader};
 
 use crate::checkpoint::Checkpoints;

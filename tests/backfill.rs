@@ -365,3 +365,61 @@ fn alert_expr(name: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// Bad input is one line: a file that is no log (exit 1), an output that cannot be written
+/// (exit 1), a step under a second (exit 2).
+#[test]
+fn bad_backfill_input_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(
+        &log,
+        "10.0.0.1 - - [24/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5\n",
+    )
+    .unwrap();
+    let binary_file = dir.path().join("image.log");
+    std::fs::write(&binary_file, [0u8, 159, 146, 150, 10, 1, 2, 3]).unwrap();
+    let output = dir.path().join("out.om");
+    for (args, code, says) in [
+        (
+            vec![
+                binary_file.to_str().unwrap(),
+                "--output",
+                output.to_str().unwrap(),
+            ],
+            1,
+            "not an access log",
+        ),
+        (
+            vec![log.to_str().unwrap(), "--output", "/nonexistent/dir/out.om"],
+            1,
+            "/nonexistent/dir/out.om",
+        ),
+        (
+            vec![
+                log.to_str().unwrap(),
+                "--output",
+                output.to_str().unwrap(),
+                "--step",
+                "500ms",
+            ],
+            2,
+            "--step",
+        ),
+        (
+            vec![
+                log.to_str().unwrap(),
+                "--output",
+                output.to_str().unwrap(),
+                "--step",
+                "0s",
+            ],
+            2,
+            "--step",
+        ),
+    ] {
+        let err = one_line_error(Command::new(binary()).arg("backfill").args(&args), code);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    run(Command::new(binary()).args(["backfill", log.to_str().unwrap(), "--output", "-"]));
+}

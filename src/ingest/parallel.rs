@@ -327,14 +327,14 @@ impl RecordConsumer for HitBatch {
 /// Hits that own their targets' and hosts' bytes, so they can outlive the lines they came
 /// from.
 #[derive(Default)]
-struct HitBatch {
+pub(crate) struct HitBatch {
     hits: Vec<BatchedHit>,
     // Every hit's target and host, one after another.
     targets: Vec<u8>,
 }
 
 impl HitBatch {
-    fn push(&mut self, hit: Hit<'_>) {
+    pub(crate) fn push(&mut self, hit: Hit<'_>) {
         let mut keep = |bytes: Option<&[u8]>| match bytes {
             Some(bytes) => {
                 let start = self.targets.len();
@@ -360,6 +360,11 @@ impl HitBatch {
     fn clear(&mut self) {
         self.hits.clear();
         self.targets.clear();
+    }
+
+    /// Each hit, in the order pushed.
+    pub(crate) fn hits(&self) -> impl Iterator<Item = Hit<'_>> {
+        self.hits.iter().map(|hit| hit.borrow(&self.targets))
     }
 }
 
