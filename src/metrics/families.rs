@@ -113,9 +113,10 @@ pub struct Logs {
     pub by_name: BTreeMap<String, Arc<LogCounts>>,
 }
 
-fn counter(value: u64) -> f64 {
-    // As the client library writes counters: their value as a float.
-    value as f64
+/// A counter's value: written as an integer, which is how the client library's float prints
+/// it below 2^53, without formatting a float.
+fn counter(value: u64) -> u64 {
+    value
 }
 
 impl Logs {
@@ -314,12 +315,12 @@ fn join(first: &str, second: &str) -> String {
 }
 
 /// Writes a family's header and series, or nothing if it has none.
-fn family(
+fn family<V: std::fmt::Display>(
     out: &mut String,
     name: &str,
     help: &str,
     kind: &str,
-    series: impl Iterator<Item = (String, f64)>,
+    series: impl Iterator<Item = (String, V)>,
 ) {
     let mut series = series.peekable();
     if series.peek().is_none() {

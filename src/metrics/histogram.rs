@@ -62,6 +62,8 @@ impl Counts {
 pub struct Buckets {
     /// As written in `le`, in the exposed unit (bytes, seconds).
     bounds: Box<[f64]>,
+    /// `bounds` as text, formatted once.
+    bound_texts: Box<[String]>,
     /// In units of observation: `bounds` × `units`, whole.
     unit_bounds: Box<[f64]>,
     /// Units of observation in an exposed unit: 1 for bytes, 1e9 for seconds observed in
@@ -122,6 +124,7 @@ impl Buckets {
         }
         Ok(Buckets {
             bounds: bounds.into(),
+            bound_texts: bounds.iter().map(f64::to_string).collect(),
             binades: Binades::new(&unit_bounds),
             unit_bounds,
             units,
@@ -195,19 +198,19 @@ pub fn write_series(
     use std::fmt::Write;
     let separator = if labels.is_empty() { "" } else { "," };
     let class = status_class_label(class * 100);
+    // Counts as integers: as their floats print below 2^53, without formatting a float.
     let mut cumulative = 0;
-    for (bound, count) in buckets.bounds.iter().zip(counts.buckets) {
+    for (bound, count) in buckets.bound_texts.iter().zip(counts.buckets) {
         cumulative += count;
         let _ = writeln!(
             out,
-            "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"{bound}\"}} {}",
-            cumulative as f64
+            "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"{bound}\"}} {cumulative}"
         );
     }
     let _ = writeln!(
         out,
         "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"+Inf\"}} {}",
-        counts.count() as f64
+        counts.count()
     );
     let _ = writeln!(
         out,
@@ -217,7 +220,7 @@ pub fn write_series(
     let _ = writeln!(
         out,
         "{name}_count{{{labels}{separator}status_class=\"{class}\"}} {}",
-        counts.count() as f64
+        counts.count()
     );
 }
 
