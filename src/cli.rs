@@ -612,26 +612,24 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
             declared.add_stream(FLAG, stream, what, syslog.is_some())?;
         }
     }
-    if let Some(path) = &args.nginx_config {
-        const FLAG: &str = "--nginx.config";
-        let nginx = logs::nginx::read(path).map_err(|error| invalid(FLAG, error.to_string()))?;
-        for source in nginx.sources {
+    type Reader = fn(&Path) -> Result<logs::DeclaredLogs, logs::ConfigError>;
+    let servers: [(&'static str, &Option<PathBuf>, Reader); 2] = [
+        ("--nginx.config", &args.nginx_config, logs::nginx::read),
+        ("--apache.config", &args.apache_config, logs::apache::read),
+    ];
+    for (flag, path, read) in servers {
+        let Some(path) = path else {
+            continue;
+        };
+        let server = read(path).map_err(|error| invalid(flag, error.to_string()))?;
+        for source in server.sources {
             let what = source.pattern.display().to_string();
-            declared.add_source(FLAG, source, what)?;
+            declared.add_source(flag, source, what)?;
         }
-        declared.notes.extend(nginx.notes);
-        for (stream, what) in nginx.syslog {
-            declared.add_stream(FLAG, stream, what, syslog.is_some())?;
+        declared.notes.extend(server.notes);
+        for (stream, what) in server.syslog {
+            declared.add_stream(flag, stream, what, syslog.is_some())?;
         }
-    }
-    if let Some(path) = &args.apache_config {
-        const FLAG: &str = "--apache.config";
-        let apache = logs::apache::read(path).map_err(|error| invalid(FLAG, error.to_string()))?;
-        for source in apache.sources {
-            let what = source.pattern.display().to_string();
-            declared.add_source(FLAG, source, what)?;
-        }
-        declared.notes.extend(apache.notes);
     }
     let servers = [
         ("--nginx.config", &args.nginx_config),

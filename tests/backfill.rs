@@ -75,17 +75,6 @@ fn http_get_safe(address: SocketAddr, path: &str) -> Option<u16> {
     Some(http_get(address, path).0)
 }
 
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn api(address: SocketAddr, path: &str) -> Value {
     let (status, body) = http_get(address, path);
     assert_eq!(status, 200, "{path}: {body}");

@@ -19,25 +19,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::server_config::{ConfigError, DeclaredNames, Directive, Files, MAX_INCLUDE_DEPTH};
+use super::server_config::{
+    ConfigError, DeclaredLogs, DeclaredNames, Directive, Files, MAX_INCLUDE_DEPTH,
+};
 use super::LogSource;
 use crate::parse::{Dialect, LogFormat, Template};
 
 /// httpd's default format, for a `TransferLog` with no `LogFormat` without a nickname.
 const COMMON: &str = "%h %l %u %t \"%r\" %>s %b";
 
-/// What a configuration declares: the logs it can follow, and one line for each thing it
-/// cannot, to be said at start.
-#[derive(Debug, Default)]
-pub struct ApacheLogs {
-    /// The file logs, named, each with its format.
-    pub sources: Vec<LogSource>,
-    /// What was skipped, and why.
-    pub notes: Vec<String>,
-}
-
 /// Reads the configuration at `path` and what it declares.
-pub fn read(path: &Path) -> Result<ApacheLogs, ConfigError> {
+pub fn read(path: &Path) -> Result<DeclaredLogs, ConfigError> {
     let text = super::server_config::read_file(path).map_err(|problem| ConfigError {
         file: path.to_owned(),
         line: 0,
@@ -459,7 +451,7 @@ impl Walk {
     }
 
     /// The logs as sources, named, and what was skipped.
-    fn into_logs(self) -> ApacheLogs {
+    fn into_logs(self) -> DeclaredLogs {
         let mut sources: Vec<LogSource> = Vec::new();
         let mut notes = self.notes;
         let mut names = DeclaredNames::default();
@@ -501,7 +493,11 @@ impl Walk {
                 labels: Vec::new(),
             });
         }
-        ApacheLogs { sources, notes }
+        DeclaredLogs {
+            sources,
+            syslog: Vec::new(),
+            notes,
+        }
     }
 }
 

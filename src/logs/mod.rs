@@ -15,7 +15,7 @@ pub mod nginx;
 mod server_config;
 mod set;
 
-pub use server_config::ConfigError;
+pub use server_config::{ConfigError, DeclaredLogs};
 pub use set::{LogContext, LogSet, SharedConsole};
 
 use std::collections::HashMap;

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::server_config::{
-    ConfigError, DeclaredNames, Directive, Files, MAX_CONFIG_BYTES, MAX_INCLUDE_DEPTH,
+    ConfigError, DeclaredLogs, DeclaredNames, Directive, Files, MAX_CONFIG_BYTES, MAX_INCLUDE_DEPTH,
 };
 use super::{LogSource, Origin, StreamSource};
 use crate::parse::{Dialect, LogFormat, Template};
@@ -27,21 +27,9 @@ use crate::parse::{Dialect, LogFormat, Template};
 const COMBINED: &str = "$remote_addr - $remote_user [$time_local] \"$request\" $status \
                         $body_bytes_sent \"$http_referer\" \"$http_user_agent\"";
 
-/// What a configuration declares: the logs it can follow, and one line for each thing it
-/// cannot, to be said at start.
-#[derive(Debug, Default)]
-pub struct NginxLogs {
-    /// The file logs, named, each with its format.
-    pub sources: Vec<LogSource>,
-    /// The logs sent to syslog, by tag, each with its format and where it is declared.
-    pub syslog: Vec<(StreamSource, String)>,
-    /// What was skipped, and why.
-    pub notes: Vec<String>,
-}
-
 /// Reads the configuration at `path` (`-`: the output of `nginx -T` on standard input) and
 /// what it declares.
-pub fn read(path: &Path) -> Result<NginxLogs, ConfigError> {
+pub fn read(path: &Path) -> Result<DeclaredLogs, ConfigError> {
     let whole_file = |problem: String| ConfigError {
         file: path.to_owned(),
         line: 0,
@@ -328,7 +316,7 @@ struct Walk {
     notes: Vec<String>,
 }
 
-fn declared_logs(mut files: Files) -> Result<NginxLogs, ConfigError> {
+fn declared_logs(mut files: Files) -> Result<DeclaredLogs, ConfigError> {
     let (main, text) = files.main();
     let base = main.parent().map(Path::to_owned).unwrap_or_default();
     let prefix = base
@@ -468,7 +456,7 @@ impl Walk {
     }
 
     /// The logs as sources, named, and what was skipped.
-    fn into_logs(mut self, prefix: &Path) -> NginxLogs {
+    fn into_logs(mut self, prefix: &Path) -> DeclaredLogs {
         let mut sources: Vec<LogSource> = Vec::new();
         let mut syslog: Vec<(StreamSource, String)> = Vec::new();
         // The files each server declares, to tell its first from the others.
@@ -533,7 +521,7 @@ impl Walk {
                 labels: Vec::new(),
             });
         }
-        NginxLogs {
+        DeclaredLogs {
             sources,
             syslog,
             notes: self.notes,

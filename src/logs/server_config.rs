@@ -7,6 +7,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::{LogSource, StreamSource};
+
 /// Includes within includes deeper than this are taken for a loop.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
 
@@ -175,4 +177,16 @@ impl Directive {
     pub fn at(&self) -> String {
         format!("{}:{}", self.file.display(), self.line)
     }
+}
+
+/// What a server's configuration declares: the logs it can follow, and one line for each thing
+/// it cannot, to be said at start.
+#[derive(Debug, Default)]
+pub struct DeclaredLogs {
+    /// The file logs, named, each with its format.
+    pub sources: Vec<LogSource>,
+    /// The logs sent to syslog, by tag, each with its format and where it is declared.
+    pub syslog: Vec<(StreamSource, String)>,
+    /// What was skipped, and why.
+    pub notes: Vec<String>,
 }

@@ -405,3 +405,15 @@ pub fn dashboard_queries() -> Vec<String> {
         })
         .collect()
 }
+
+/// `text` percent-encoded for a URL's query.
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

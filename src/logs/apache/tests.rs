@@ -7,7 +7,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn summary(logs: &ApacheLogs) -> Vec<(String, PathBuf)> {
+fn summary(logs: &DeclaredLogs) -> Vec<(String, PathBuf)> {
     (logs.sources.iter())
         .map(|s| (s.name.clone().unwrap(), s.pattern.clone()))
         .collect()

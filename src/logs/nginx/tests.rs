@@ -8,7 +8,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 /// The name, path and format text of each source.
-fn summary(logs: &NginxLogs) -> Vec<(String, PathBuf)> {
+fn summary(logs: &DeclaredLogs) -> Vec<(String, PathBuf)> {
     (logs.sources.iter())
         .map(|source| (source.name.clone().unwrap(), source.pattern.clone()))
         .collect()
