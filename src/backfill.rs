@@ -6,7 +6,7 @@
 //! every step as a scrape would see them: a sample at `t` holds every line logged before `t`.
 //! Lines are held for `--reorder-tolerance` seconds of log time so that one a little out of
 //! order counts in its own step; one later than that counts in the next sample. Samples go on
-//! for [`TRAIL`] after the last line of a burst, as a live exporter would be scraped, then stop
+//! for [`TRAIL_SECONDS`] after the last line of a burst, as a live exporter would be scraped, then stop
 //! until the next line: a jump in log time costs no samples, and output is bounded by the
 //! lines. A counter's first sample is 0, a step before its first count, so that `increase()`
 //! sees every line; samples of a series are in increasing time, as promtool requires.
@@ -204,23 +204,13 @@ impl<W: Write> Writer<W> {
             }
             let paused = state.map_or(true, |state| state.written < time - step);
             for &(series, value) in members {
-                let (name, labels) = series.split_once('{').unwrap_or((series, "}"));
-                let labelled = |out: &mut W| match labels {
-                    "}" => write!(out, "{name}{{{}}}", self.sampling.target_labels),
-                    _ => write!(out, "{name}{{{},{labels}", self.sampling.target_labels),
-                };
+                let target = &self.sampling.target_labels;
                 let old = self.values.get(series);
                 if changed && paused && (old.is_some() || is_counter) {
-                    labelled(&mut self.out)?;
-                    writeln!(
-                        self.out,
-                        " {} {}",
-                        old.map_or("0", String::as_str),
-                        time - step
-                    )?;
+                    let old = old.map_or("0", String::as_str);
+                    write_sample(&mut self.out, series, target, old, time - step)?;
                 }
-                labelled(&mut self.out)?;
-                writeln!(self.out, " {value} {time}")?;
+                write_sample(&mut self.out, series, target, value, time)?;
                 match self.values.get_mut(series) {
                     Some(old) if old != value => {
                         old.clear();
@@ -252,30 +242,22 @@ impl<W: Write> Writer<W> {
 
     /// Writes the families every sample time carries, and `# EOF`; returns the output.
     pub fn finish(mut self) -> io::Result<W> {
-        let mut header = String::new();
-        let mut samples = Vec::new();
-        for line in self.globals.lines() {
-            if line.starts_with("# ") {
-                header.push_str(line);
-                header.push('\n');
-            } else if let Some((series, value)) = line.rsplit_once(' ') {
-                samples.push((
-                    with_labels(series, &self.sampling.target_labels),
-                    value.to_owned(),
-                ));
-            }
-        }
         // Family by family, each series in time order.
         for family in GLOBAL_FAMILIES {
-            for line in header.lines().filter(|line| line.contains(family)) {
+            let lines = self.globals.lines().filter(|line| line.contains(family));
+            for line in lines.clone().filter(|line| line.starts_with("# ")) {
                 writeln!(self.out, "{line}")?;
             }
-            for (series, value) in samples
-                .iter()
-                .filter(|(series, _)| series.starts_with(family))
-            {
-                for time in &self.times {
-                    writeln!(self.out, "{series} {value} {time}")?;
+            for line in lines.filter(|line| !line.starts_with("# ")) {
+                let (series, value) = line.rsplit_once(' ').unwrap_or((line, ""));
+                for &time in &self.times {
+                    write_sample(
+                        &mut self.out,
+                        series,
+                        &self.sampling.target_labels,
+                        value,
+                        time,
+                    )?;
                 }
             }
         }
@@ -285,12 +267,19 @@ impl<W: Write> Writer<W> {
     }
 }
 
-/// `name{labels}` with `extra` labels first.
-fn with_labels(series: &str, extra: &str) -> String {
+/// Writes `series` (`name{labels}` or `name`) with the `target` labels first, its value and its
+/// time.
+fn write_sample(
+    out: &mut impl Write,
+    series: &str,
+    target: &str,
+    value: &str,
+    time: i64,
+) -> io::Result<()> {
     match series.split_once('{') {
-        Some((name, labels)) if labels != "}" => format!("{name}{{{extra},{labels}"),
-        Some((name, _)) => format!("{name}{{{extra}}}"),
-        None => format!("{series}{{{extra}}}"),
+        Some((name, "}")) => writeln!(out, "{name}{{{target}}} {value} {time}"),
+        Some((name, labels)) => writeln!(out, "{name}{{{target},{labels} {value} {time}"),
+        None => writeln!(out, "{series}{{{target}}} {value} {time}"),
     }
 }
 

@@ -122,14 +122,14 @@ impl RecordConsumer for LogRecorder {
     #[inline]
     fn record(&mut self, record: &Record<'_>) {
         match self {
-            LogRecorder::Own(recorder) => recorder.record(record),
-            LogRecorder::Shared(recorder) => lock(recorder).record(record),
+            LogRecorder::Own(recorder) => RecordConsumer::record(recorder, record),
+            LogRecorder::Shared(recorder) => recorder.record(record),
         }
     }
     fn tick(&mut self) {
         match self {
-            LogRecorder::Own(recorder) => recorder.flush(),
-            LogRecorder::Shared(recorder) => lock(recorder).flush(),
+            LogRecorder::Own(recorder) => recorder.tick(),
+            LogRecorder::Shared(recorder) => recorder.tick(),
         }
     }
 }

@@ -144,9 +144,14 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
         &mut names,
     ) {
         let metrics = exposition.log_with_labels(log.name.as_deref(), &log.source.labels)?;
-        let files: Vec<&Path> = log.files.iter().map(PathBuf::as_path).collect();
-        let format = logs::format_of(files[0], &input.sources).unwrap_or(&input.parse.format);
-        count_whole(Whole::Files(&files), format, &input.parse, metrics, cores)?;
+        let format = logs::format_of(&log.files[0], &input.sources).unwrap_or(&input.parse.format);
+        count_whole(
+            Whole::Files(&log.files),
+            format,
+            &input.parse,
+            metrics,
+            cores,
+        )?;
     }
     for stream in &input.streams {
         let name = input.labelled().then(|| stream.label());
@@ -174,7 +179,7 @@ fn one_shot(config: &ServeConfig) -> Result<(), Error> {
 #[derive(Clone, Copy)]
 enum Whole<'a> {
     /// One after another, each's unfinished last line a line.
-    Files(&'a [&'a Path]),
+    Files(&'a [PathBuf]),
     Stdin,
 }
 

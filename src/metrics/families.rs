@@ -113,12 +113,6 @@ pub struct Logs {
     pub by_name: BTreeMap<String, Arc<LogCounts>>,
 }
 
-/// A counter's value: written as an integer, which is how the client library's float prints
-/// it below 2^53, without formatting a float.
-fn counter(value: u64) -> u64 {
-    value
-}
-
 impl Logs {
     /// Writes every family with at least one series, in the text format.
     pub fn write(&self, out: &mut String, buckets: &HistogramBuckets) {
@@ -149,7 +143,7 @@ impl Logs {
                         ),
                     ),
                 );
-                (labels, counter(series.count))
+                (labels, series.count)
             })
         });
         family(
@@ -217,7 +211,7 @@ impl Logs {
                 .zip(&log.parse_errors)
                 .map(move |(reason, count)| {
                     let labels = join(labels, &format!("reason=\"{reason}\""));
-                    (labels, counter(count.load(Ordering::Relaxed)))
+                    (labels, count.load(Ordering::Relaxed))
                 })
         });
         family(
@@ -246,7 +240,7 @@ impl Logs {
         ] {
             let series = logs
                 .iter()
-                .map(|(log, labels)| (labels.clone(), counter(value(log).load(Ordering::Relaxed))));
+                .map(|(log, labels)| (labels.clone(), value(log).load(Ordering::Relaxed)));
             family(out, name, help, "counter", series);
         }
         let rotations = logs.iter().flat_map(|(log, labels)| {
@@ -256,7 +250,7 @@ impl Logs {
                 .map(move |(kind, count)| {
                     // `kind` sorts before `log`.
                     let labels = join(&format!("kind=\"{kind}\""), labels);
-                    (labels, counter(count.load(Ordering::Relaxed)))
+                    (labels, count.load(Ordering::Relaxed))
                 })
         });
         family(
@@ -314,7 +308,9 @@ fn join(first: &str, second: &str) -> String {
     }
 }
 
-/// Writes a family's header and series, or nothing if it has none.
+/// Writes a family's header and series, or nothing if it has none. Counters are given as
+/// integers: printed as the client library's floats print them below 2^53, without
+/// formatting a float.
 fn family<V: std::fmt::Display>(
     out: &mut String,
     name: &str,

@@ -508,10 +508,7 @@ pub fn read_whole_file(
     sink: &mut impl TailSink,
 ) -> io::Result<()> {
     let mut file = open_at(path, Some(0), max_line_bytes)?;
-    let mut magic = [0; 2];
-    let is_gzip =
-        std::os::unix::fs::FileExt::read_at(&file.file, &mut magic, 0)? == 2 && magic == GZIP_MAGIC;
-    if is_gzip {
+    if is_gzip(&file.file)? {
         // Members one after another, as `cat a.gz b.gz` or a writer that appends them makes.
         let decompressed = flate2::read::MultiGzDecoder::new(&mut file.file);
         return read_stream(decompressed, max_line_bytes, sink);
@@ -525,12 +522,8 @@ pub fn read_whole_file(
 
 /// A file's bytes from its start, decompressed if it is gzip.
 pub fn open_whole(path: &Path) -> io::Result<Box<dyn Read>> {
-    let mut file = File::open(path)?;
-    let mut magic = [0; 2];
-    let is_gzip =
-        std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0)? == 2 && magic == GZIP_MAGIC;
-    file.seek(SeekFrom::Start(0))?;
-    Ok(if is_gzip {
+    let file = File::open(path)?;
+    Ok(if is_gzip(&file)? {
         Box::new(flate2::read::MultiGzDecoder::new(file))
     } else {
         Box::new(file)
@@ -565,6 +558,13 @@ pub fn read_stream(
 
 /// The first two bytes of every gzip stream (RFC 1952).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether `file` starts as a gzip stream, told by its first two bytes whatever its name; its
+/// offset is left as it was.
+fn is_gzip(file: &File) -> io::Result<bool> {
+    let mut magic = [0; 2];
+    Ok(std::os::unix::fs::FileExt::read_at(file, &mut magic, 0)? == 2 && magic == GZIP_MAGIC)
+}
 
 #[cfg(test)]
 mod tests;

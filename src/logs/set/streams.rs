@@ -32,9 +32,10 @@ impl SyslogThread {
 /// Stdin's thread is not waited for at stop: a read from it cannot be interrupted, and it
 /// holds nothing to save.
 pub fn start(context: &LogContext, syslog: Option<Bound>) -> io::Result<Option<SyslogThread>> {
+    let pipelines = PipelineContext::of(context);
     for stream in &context.input.streams {
         if stream.origin == Origin::Stdin {
-            let (ingest, metrics) = pipeline(context, stream)?;
+            let (ingest, metrics) = pipelines.pipeline(stream)?;
             let max_line_bytes = context.input.parse.max_line_bytes;
             std::thread::Builder::new()
                 .name("stdin".into())
@@ -56,7 +57,7 @@ pub fn start(context: &LogContext, syslog: Option<Bound>) -> io::Result<Option<S
                 "tags",
             ])
             .map_err(io::Error::other)?,
-        context: PipelineContext::of(context),
+        context: pipelines,
         tags_said: false,
     };
     for stream in &context.input.streams {
@@ -118,13 +119,6 @@ impl PipelineContext {
         );
         Ok((ingest, metrics))
     }
-}
-
-fn pipeline(
-    context: &LogContext,
-    stream: &StreamSource,
-) -> io::Result<(LogIngest, ExporterMetrics)> {
-    PipelineContext::of(context).pipeline(stream)
 }
 
 fn read_stdin(mut ingest: LogIngest, metrics: &ExporterMetrics, max_line_bytes: usize) {
