@@ -120,19 +120,24 @@ impl<W: Write> Writer<W> {
         // as the exposition writes them: one after another.
         let mut sets: Vec<Vec<(&str, &str)>> = Vec::new();
         let mut current_set = ("", "");
+        let mut family_name = "";
         let mut is_counter = false;
         let mut keep = false;
         let mut global = false;
         let lines = text.lines().chain(std::iter::once("# END"));
         for line in lines {
             if let Some(rest) = line.strip_prefix("# ") {
-                if !sets.is_empty() {
-                    self.write_family(&header, &sets, time, full, is_counter)?;
-                }
-                sets.clear();
-                header.clear();
                 let (kind, rest) = rest.split_once(' ').unwrap_or((rest, ""));
                 let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                // A family's HELP and TYPE lines go together, before its samples.
+                if name != family_name {
+                    if !sets.is_empty() {
+                        self.write_family(&header, &sets, time, full, is_counter)?;
+                    }
+                    sets.clear();
+                    header.clear();
+                    family_name = name;
+                }
                 keep = LOG_FAMILIES.contains(&name);
                 global = GLOBAL_FAMILIES.contains(&name);
                 if global && !self.globals.contains(line) {

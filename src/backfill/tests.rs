@@ -66,6 +66,10 @@ proptest::proptest! {
         }
         let (text, series) = backfill(&lines, 10);
         proptest::prop_assert!(text.ends_with("# EOF\n"));
+        proptest::prop_assert!(
+            text.contains("# HELP accesslog_http_requests HTTP requests read from the access log.\n# TYPE accesslog_http_requests counter\n"),
+            "{}", text
+        );
         let mut total = 0.0;
         for (name, samples) in &series {
             for pair in samples.windows(2) {
