@@ -631,21 +631,18 @@ fn input_config(args: InputArgs) -> Result<InputConfig, ConfigError> {
             declared.add_stream(flag, stream, what, syslog.is_some())?;
         }
     }
-    let servers = [
-        ("--nginx.config", &args.nginx_config),
-        ("--apache.config", &args.apache_config),
-    ];
-    for (flag, path) in servers {
-        let nothing = declared.sources.is_empty() && declared.streams.is_empty();
-        if let Some(path) = path.as_ref().filter(|_| nothing && syslog.is_none()) {
-            return Err(invalid(
-                flag,
-                format!(
-                    "{}: declares no access log that can be followed",
-                    path.display()
-                ),
-            ));
-        }
+    let nothing = declared.sources.is_empty() && declared.streams.is_empty() && syslog.is_none();
+    let server = servers
+        .iter()
+        .find_map(|(flag, path, _)| Some((flag, path.as_ref()?)));
+    if let Some((flag, path)) = server.filter(|_| nothing) {
+        return Err(invalid(
+            flag,
+            format!(
+                "{}: declares no access log that can be followed",
+                path.display()
+            ),
+        ));
     }
     let Declared {
         sources,
@@ -708,12 +705,7 @@ fn backfill_config(args: BackfillArgs) -> Result<BackfillRun, ConfigError> {
             declared.add_source(FLAG, source, what)?;
         }
     }
-    let label = |name: &str, value: &str| {
-        format!(
-            "{name}=\"{}\"",
-            value.replace('\\', "\\\\").replace('"', "\\\"")
-        )
-    };
+    let label = |name: &str, value: &str| format!("{name}=\"{}\"", crate::metrics::escape(value));
     let instance = args
         .instance
         .unwrap_or_else(|| format!("{}:{DEFAULT_PORT}", crate::backfill::host_name()));

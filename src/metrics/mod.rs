@@ -22,6 +22,7 @@ mod sections;
 mod statuses;
 
 pub use crate::labels::{INVALID, OVERFLOW};
+pub use families::escape;
 pub use histogram::{parse_bounds, Buckets, MAX_BOUNDS};
 pub use hosts::HostTable;
 pub use sections::SectionTable;
