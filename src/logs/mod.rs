@@ -114,7 +114,7 @@ impl StreamSource {
     }
 }
 
-/// A log read whole (`--one-shot`, `backfill`): its label value, the source that names it,
+/// A log `--one-shot` reads whole: its label value, the source that names it,
 /// and its files: one, or every file a named glob matches.
 #[derive(Debug)]
 pub struct WholeLog<'s> {
