@@ -11,12 +11,15 @@
 //! lines. A counter's first sample is 0, a step before its first count, so that `increase()`
 //! sees every line; samples of a series are in increasing time, as promtool requires.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::Path;
 
 use crate::ingest::HitBatch;
-use crate::metrics::{ExporterMetrics, Exposition, Hit, RequestRecorder};
+use crate::metrics::{
+    ExporterMetrics, Exposition, Family, Hit, Names, RequestRecorder, SeriesVisitor, SetId, Value,
+};
 use crate::parse::{Line, LineParser, LogFormat};
 use crate::tail::{self, TailEvent, TailSink};
 
@@ -24,23 +27,7 @@ use crate::tail::{self, TailEvent, TailSink};
 /// rate over the past minutes falls as it would have live.
 pub const TRAIL_SECONDS: i64 = 300;
 
-/// The families a log makes, sampled; others (the build info, the threshold) are written once
-/// for every sample time, at the end.
-const LOG_FAMILIES: [&str; 11] = [
-    "accesslog_http_requests_total",
-    "accesslog_http_response_size_bytes",
-    "accesslog_http_request_duration_seconds",
-    "accesslog_http_upstream_duration_seconds",
-    "accesslog_parse_errors_total",
-    "accesslog_lines_read_total",
-    "accesslog_bytes_read_total",
-    "accesslog_directives_total",
-    "accesslog_log_rotations_total",
-    "accesslog_log_file_open",
-    "accesslog_last_record_timestamp_seconds",
-];
-
-/// The families written once a sample time, whatever the log.
+/// The families of the exporter's own, written once for every sample time, at the end.
 const GLOBAL_FAMILIES: [&str; 2] = [
     "accesslog_exporter_build_info",
     "accesslog_alert_threshold_requests_per_second",
@@ -62,38 +49,12 @@ pub struct Writer<W: Write> {
     sampling: Sampling,
     // Every time sampled, for the families every sample carries.
     times: BTreeSet<i64>,
-    // Each series' last value written, and each label set's last write and change.
-    values: HashMap<String, String, foldhash::fast::RandomState>,
-    sets: HashMap<String, SetState, foldhash::fast::RandomState>,
     globals: String,
-}
-
-/// When a label set was last written, and last changed.
-#[derive(Debug, Clone, Copy)]
-struct SetState {
-    written: i64,
-    changed: i64,
 }
 
 /// The longest a series goes without a sample while its log is sampled: under Prometheus'
 /// 5-minute lookback, so an instant query always finds it.
 pub const KEEPALIVE_SECONDS: i64 = 240;
-
-/// A series' label set: its name without a histogram's `_bucket`, `_sum` or `_count`, and its
-/// labels without `le`.
-fn label_set(series: &str) -> (&str, &str) {
-    let (name, labels) = series.split_once('{').unwrap_or((series, ""));
-    let name = ["_bucket", "_sum", "_count"]
-        .iter()
-        .find_map(|suffix| name.strip_suffix(suffix))
-        .unwrap_or(name);
-    let labels = labels.trim_end_matches('}');
-    let labels = labels
-        .split_once(",le=\"")
-        .map_or(labels, |(before, _)| before);
-    let labels = labels.strip_prefix("le=\"").map_or(labels, |_| "");
-    (name, labels)
-}
 
 impl<W: Write> Writer<W> {
     /// A writer of samples as `sampling` says, to `out`.
@@ -102,147 +63,20 @@ impl<W: Write> Writer<W> {
             out,
             sampling,
             times: BTreeSet::new(),
-            values: HashMap::default(),
-            sets: HashMap::default(),
             globals: String::new(),
         }
     }
 
-    /// The samples of one log's exposition at `time`: every series of a label set that
-    /// changed, or changed within [`TRAIL_SECONDS`], or was last written [`KEEPALIVE_SECONDS`]
-    /// ago; all of them if `full`. A label set written after a pause is first written a step
-    /// before with its old values (0 for a new counter), so that the step's increase shows.
-    fn sample(&mut self, exposition: &Exposition, time: i64, full: bool) -> io::Result<()> {
-        self.times.insert(time);
-        let text = exposition.encode();
-        let mut header = String::new();
-        // The family's samples, by label set (a histogram's buckets, sum and count together),
-        // as the exposition writes them: one after another.
-        let mut sets: Vec<Vec<(&str, &str)>> = Vec::new();
-        let mut current_set = ("", "");
-        let mut family_name = "";
-        let mut is_counter = false;
-        let mut keep = false;
-        let mut global = false;
-        let lines = text.lines().chain(std::iter::once("# END"));
-        for line in lines {
-            if let Some(rest) = line.strip_prefix("# ") {
-                let (kind, rest) = rest.split_once(' ').unwrap_or((rest, ""));
-                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-                // A family's HELP and TYPE lines go together, before its samples.
-                if name != family_name {
-                    if !sets.is_empty() {
-                        self.write_family(&header, &sets, time, full, is_counter)?;
-                    }
-                    sets.clear();
-                    header.clear();
-                    family_name = name;
-                }
-                keep = LOG_FAMILIES.contains(&name);
-                global = GLOBAL_FAMILIES.contains(&name);
-                if global && !self.globals.contains(line) {
-                    self.globals.push_str(line);
-                    self.globals.push('\n');
-                }
-                if !keep {
-                    continue;
-                }
-                if kind == "TYPE" {
-                    is_counter = matches!(tail, "counter" | "histogram");
-                }
-                // OpenMetrics names a counter's family without its `_total`.
-                let counter = tail == "counter" || (kind == "HELP" && name.ends_with("_total"));
-                let family = match counter {
-                    true => name.strip_suffix("_total").unwrap_or(name),
-                    false => name,
-                };
-                header.push_str(&format!("# {kind} {family} {tail}\n"));
-                continue;
-            }
-            if global && !self.globals.contains(line) {
+    /// Keeps the lines of the exporter's own metrics in `exposition` not kept yet.
+    fn keep_globals(&mut self, exposition: &Exposition) {
+        let mut text = String::new();
+        exposition.encode_own(&mut text);
+        for line in text.lines() {
+            if !self.globals.lines().any(|kept| kept == line) {
                 self.globals.push_str(line);
                 self.globals.push('\n');
             }
-            if !keep {
-                continue;
-            }
-            let (series, value) = line.rsplit_once(' ').unwrap_or((line, ""));
-            let this_set = label_set(series);
-            match sets.last_mut() {
-                Some(set) if current_set == this_set => set.push((series, value)),
-                _ => {
-                    current_set = this_set;
-                    sets.push(vec![(series, value)]);
-                }
-            }
         }
-        Ok(())
-    }
-
-    fn write_family(
-        &mut self,
-        header: &str,
-        sets: &[Vec<(&str, &str)>],
-        time: i64,
-        full: bool,
-        is_counter: bool,
-    ) -> io::Result<()> {
-        let step = self.sampling.step;
-        let mut header_written = false;
-        for members in sets {
-            let changed = (members.iter())
-                .any(|(series, value)| self.values.get(*series).map(String::as_str) != Some(value));
-            // A set is known by its first series.
-            let state = self.sets.get(members[0].0).copied();
-            let write = full
-                || changed
-                || state.map_or(true, |state| {
-                    time - state.changed <= TRAIL_SECONDS
-                        || time - state.written >= KEEPALIVE_SECONDS
-                });
-            if !write {
-                continue;
-            }
-            if !header_written {
-                self.out.write_all(header.as_bytes())?;
-                header_written = true;
-            }
-            let paused = state.map_or(true, |state| state.written < time - step);
-            for &(series, value) in members {
-                let target = &self.sampling.target_labels;
-                let old = self.values.get(series);
-                if changed && paused && (old.is_some() || is_counter) {
-                    let old = old.map_or("0", String::as_str);
-                    write_sample(&mut self.out, series, target, old, time - step)?;
-                }
-                write_sample(&mut self.out, series, target, value, time)?;
-                match self.values.get_mut(series) {
-                    Some(old) if old != value => {
-                        old.clear();
-                        old.push_str(value);
-                    }
-                    Some(_) => {}
-                    None => {
-                        self.values.insert(series.to_owned(), value.to_owned());
-                    }
-                }
-            }
-            let changed_at = match (changed, state) {
-                (false, Some(state)) => state.changed,
-                _ => time,
-            };
-            let new_state = SetState {
-                written: time,
-                changed: changed_at,
-            };
-            match self.sets.get_mut(members[0].0) {
-                Some(state) => *state = new_state,
-                None => {
-                    self.sets.insert(members[0].0.to_owned(), new_state);
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Writes the families every sample time carries, and `# EOF`; returns the output.
@@ -255,14 +89,9 @@ impl<W: Write> Writer<W> {
             }
             for line in lines.filter(|line| !line.starts_with("# ")) {
                 let (series, value) = line.rsplit_once(' ').unwrap_or((line, ""));
+                let start = sample_start(series, &self.sampling.target_labels);
                 for &time in &self.times {
-                    write_sample(
-                        &mut self.out,
-                        series,
-                        &self.sampling.target_labels,
-                        value,
-                        time,
-                    )?;
+                    writeln!(self.out, "{start}{value} {time}")?;
                 }
             }
         }
@@ -272,20 +101,150 @@ impl<W: Write> Writer<W> {
     }
 }
 
-/// Writes `series` (`name{labels}` or `name`) with the `target` labels first, its value and its
-/// time.
+/// The start of a sample line of `series` (`name{labels}` or `name`): the name, the `target`
+/// labels before the series' own, and the space before the value.
+fn sample_start(series: &str, target: &str) -> String {
+    match series.split_once('{') {
+        Some((name, "}")) => format!("{name}{{{target}}} "),
+        Some((name, labels)) => format!("{name}{{{target},{labels} "),
+        None => format!("{series}{{{target}}} "),
+    }
+}
+
+/// What a label set of a log last wrote, and when.
+struct WrittenSet {
+    // Its series' sample line starts, one after another, and where each ends.
+    starts: String,
+    ends: Vec<usize>,
+    values: Vec<Value>,
+    written: i64,
+    changed: i64,
+}
+
+impl WrittenSet {
+    fn starts(&self) -> impl Iterator<Item = &str> {
+        let begins = std::iter::once(0).chain(self.ends.iter().copied());
+        begins
+            .zip(&self.ends)
+            .map(|(begin, &end)| &self.starts[begin..end])
+    }
+}
+
+/// One sample of a log: every series of a label set that changed, or changed within
+/// [`TRAIL_SECONDS`], or was last written [`KEEPALIVE_SECONDS`] ago; all of them if `full`. A
+/// label set written after a pause is first written a step before with its old values (0 for a
+/// new counter), so that the step's increase shows.
+struct SampleVisitor<'a, W: Write> {
+    out: &'a mut W,
+    sampling: &'a Sampling,
+    sets: &'a mut HashMap<(usize, SetId), WrittenSet, foldhash::fast::RandomState>,
+    time: i64,
+    full: bool,
+    // The family's place in the walk, its header unless written, whether it counts.
+    family: usize,
+    header: Option<String>,
+    is_counter: bool,
+    names: String,
+    failed: Option<io::Error>,
+}
+
+impl<W: Write> SampleVisitor<'_, W> {
+    fn write_set(
+        &mut self,
+        key: (usize, SetId),
+        values: &[Value],
+        names: &Names<'_>,
+    ) -> io::Result<()> {
+        let (time, step) = (self.time, self.sampling.step);
+        let last = self.sets.get(&key);
+        let changed = last.map_or(true, |last| last.values != values);
+        let write = self.full
+            || changed
+            || last.map_or(true, |last| {
+                time - last.changed <= TRAIL_SECONDS || time - last.written >= KEEPALIVE_SECONDS
+            });
+        if !write {
+            return Ok(());
+        }
+        if let Some(header) = self.header.take() {
+            self.out.write_all(header.as_bytes())?;
+        }
+        let paused = last.map_or(true, |last| last.written < time - step);
+        let set = match self.sets.entry(key) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                self.names.clear();
+                names(&mut self.names, None);
+                let mut starts = String::new();
+                let mut ends = Vec::with_capacity(values.len());
+                for series in self.names.lines() {
+                    starts.push_str(&sample_start(series, &self.sampling.target_labels));
+                    ends.push(starts.len());
+                }
+                entry.insert(WrittenSet {
+                    starts,
+                    ends,
+                    values: vec![Value::Count(0); values.len()],
+                    written: i64::MIN,
+                    changed: i64::MIN,
+                })
+            }
+        };
+        let is_new = set.written == i64::MIN;
+        let mut numbers = itoa::Buffer::new();
+        for ((start, &old), &value) in set.starts().zip(&set.values).zip(values) {
+            if changed && paused && (!is_new || self.is_counter) {
+                write_sample(self.out, start, old, time - step, &mut numbers)?;
+            }
+            write_sample(self.out, start, value, time, &mut numbers)?;
+        }
+        set.values.copy_from_slice(values);
+        set.written = time;
+        if changed {
+            set.changed = time;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> SeriesVisitor for SampleVisitor<'_, W> {
+    fn family(&mut self, family: &'static Family) {
+        self.family += 1;
+        self.is_counter = matches!(family.kind, "counter" | "histogram");
+        // OpenMetrics names a counter's family without its `_total`.
+        let name = match family.kind {
+            "counter" => family.name.strip_suffix("_total").unwrap_or(family.name),
+            _ => family.name,
+        };
+        let Family { help, kind, .. } = family;
+        self.header = Some(format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+    }
+
+    fn set(&mut self, id: SetId, values: &[Value], names: &Names<'_>) {
+        if self.failed.is_none() {
+            if let Err(error) = self.write_set((self.family, id), values, names) {
+                self.failed = Some(error);
+            }
+        }
+    }
+}
+
+/// Writes one sample line: its `start` (see [`sample_start`]), `value` and `time`.
 fn write_sample(
     out: &mut impl Write,
-    series: &str,
-    target: &str,
-    value: &str,
+    start: &str,
+    value: Value,
     time: i64,
+    numbers: &mut itoa::Buffer,
 ) -> io::Result<()> {
-    match series.split_once('{') {
-        Some((name, "}")) => writeln!(out, "{name}{{{target}}} {value} {time}"),
-        Some((name, labels)) => writeln!(out, "{name}{{{target},{labels} {value} {time}"),
-        None => writeln!(out, "{series}{{{target}}} {value} {time}"),
+    out.write_all(start.as_bytes())?;
+    match value {
+        Value::Count(count) => out.write_all(numbers.format(count).as_bytes())?,
+        Value::Real(real) => write!(out, "{real}")?,
     }
+    out.write_all(b" ")?;
+    out.write_all(numbers.format(time).as_bytes())?;
+    out.write_all(b"\n")
 }
 
 /// What the lines of one second count, held until their step is sampled.
@@ -319,6 +278,8 @@ pub struct Sampler<'w, W: Write> {
     metrics: ExporterMetrics,
     recorder: RequestRecorder,
     parser: LineParser,
+    // Each label set's last sample, by its family's place in the walk and its id.
+    written: HashMap<(usize, SetId), WrittenSet, foldhash::fast::RandomState>,
     // What lines not yet counted count, by their second.
     held: BTreeMap<i64, Held>,
     newest: Option<i64>,
@@ -347,6 +308,7 @@ impl<'w, W: Write> Sampler<'w, W> {
             recorder: RequestRecorder::new(metrics.clone(), limits),
             metrics,
             parser: LineParser::new(format),
+            written: HashMap::default(),
             held: BTreeMap::new(),
             newest: None,
             next: None,
@@ -384,7 +346,26 @@ impl<'w, W: Write> Sampler<'w, W> {
         if busy {
             self.last_busy = time;
         }
-        self.writer.sample(&self.exposition, time, full)?;
+        if self.last_sampled.is_none() {
+            self.writer.keep_globals(&self.exposition);
+        }
+        self.writer.times.insert(time);
+        let mut sample = SampleVisitor {
+            out: &mut self.writer.out,
+            sampling: &self.writer.sampling,
+            sets: &mut self.written,
+            time,
+            full,
+            family: 0,
+            header: None,
+            is_counter: false,
+            names: String::new(),
+            failed: None,
+        };
+        self.exposition.walk_logs(&mut sample);
+        if let Some(error) = sample.failed {
+            return Err(error);
+        }
         self.last_sampled = Some(time);
         Ok(())
     }

@@ -113,174 +113,314 @@ pub struct Logs {
     pub by_name: BTreeMap<String, Arc<LogCounts>>,
 }
 
+/// A number a series shows: a count, or a real number (a histogram's sum, a gauge).
+/// Counts print as the client library's floats print them below 2^53, without formatting a
+/// float.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    /// A counter's value, a histogram bucket's or count.
+    Count(u64),
+    /// Anything else.
+    Real(f64),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Count(count) => count.fmt(f),
+            Value::Real(real) => real.fmt(f),
+        }
+    }
+}
+
+/// A metric family's name, help and type, as its header says them.
+#[derive(Debug)]
+pub struct Family {
+    /// As scraped: a counter's ends in `_total`.
+    pub name: &'static str,
+    /// The `# HELP` text.
+    pub help: &'static str,
+    /// `counter`, `gauge` or `histogram`.
+    pub kind: &'static str,
+}
+
+/// Which label set of a family: the log's place among the exposition's, and the set's among
+/// the log's. A set keeps it from one walk to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SetId {
+    /// The log's place in the exposition.
+    pub log: usize,
+    /// The set's place among the log's sets of the family.
+    pub index: usize,
+}
+
+/// What reads the logs' series, family by family, a label set at a time ([`Logs::walk`]):
+/// the scrape's text, backfill's samples.
+pub trait SeriesVisitor {
+    /// The sets of `family` follow, until the next family. A family may have none.
+    fn family(&mut self, family: &'static Family);
+    /// One label set of the current family (a histogram's buckets, sum and count together):
+    /// its series' `values`, and `names`, which writes their names (`name{labels}`) one a
+    /// line, in the same order, each followed by its value if given the values. Names cost
+    /// formatting: call it only for what is written.
+    fn set(&mut self, id: SetId, values: &[Value], names: &Names<'_>);
+}
+
+/// Writes a label set's series names ([`SeriesVisitor::set`]).
+pub type Names<'a> = dyn Fn(&mut String, Option<&[Value]>) + 'a;
+
+const REQUESTS: Family = Family {
+    name: "accesslog_http_requests_total",
+    help: "HTTP requests read from the access log.",
+    kind: "counter",
+};
+const RESPONSE_SIZE: Family = Family {
+    name: "accesslog_http_response_size_bytes",
+    help: "Size of HTTP responses read from the access log.",
+    kind: "histogram",
+};
+const REQUEST_DURATION: Family = Family {
+    name: "accesslog_http_request_duration_seconds",
+    help: "Time taken to serve HTTP requests, for log formats that record it.",
+    kind: "histogram",
+};
+const UPSTREAM_DURATION: Family = Family {
+    name: "accesslog_http_upstream_duration_seconds",
+    help: "Time spent waiting for upstream servers, summed over those tried, for log formats \
+           that record it.",
+    kind: "histogram",
+};
+const PARSE_ERRORS: Family = Family {
+    name: "accesslog_parse_errors_total",
+    help: "Log lines that are not access-log records.",
+    kind: "counter",
+};
+const LINES_READ: Family = Family {
+    name: "accesslog_lines_read_total",
+    help: "Lines read from the log.",
+    kind: "counter",
+};
+const BYTES_READ: Family = Family {
+    name: "accesslog_bytes_read_total",
+    help: "Bytes read from the log.",
+    kind: "counter",
+};
+const DIRECTIVES: Family = Family {
+    name: "accesslog_directives_total",
+    help: "W3C directive lines (#Fields and others) read from the log.",
+    kind: "counter",
+};
+const ROTATIONS: Family = Family {
+    name: "accesslog_log_rotations_total",
+    help: "Rotations of the log file seen.",
+    kind: "counter",
+};
+const FILE_OPEN: Family = Family {
+    name: "accesslog_log_file_open",
+    help: "1 while the file at the log path is open for reading, 0 otherwise.",
+    kind: "gauge",
+};
+const LAST_RECORD: Family = Family {
+    name: "accesslog_last_record_timestamp_seconds",
+    help: "Log timestamp of the last record read, in seconds since the epoch.",
+    kind: "gauge",
+};
+
 impl Logs {
     /// Writes every family with at least one series, in the text format.
     pub fn write(&self, out: &mut String, buckets: &HistogramBuckets) {
+        self.walk(buckets, &mut TextVisitor { out, header: None });
+    }
+
+    /// Shows `visitor` every family and label set of every log, in the text format's order.
+    pub fn walk(&self, buckets: &HistogramBuckets, visitor: &mut impl SeriesVisitor) {
         let logs: Vec<(&LogCounts, String)> = self
             .by_name
             .values()
             .map(|log| (&**log, log_labels(log)))
             .collect();
         let folded: Vec<_> = logs.iter().map(|(log, _)| log.folded()).collect();
+        let logs_folded = || logs.iter().zip(&folded).enumerate();
 
-        let requests = logs.iter().zip(&folded).flat_map(|((_, labels), folded)| {
-            let mut series: Vec<&RequestSeries> = folded.requests.iter().collect();
+        visitor.family(&REQUESTS);
+        for (log, ((_, labels), folded)) in logs_folded() {
+            let mut series: Vec<(usize, &RequestSeries)> =
+                folded.requests.iter().enumerate().collect();
             // In label order, as the client library sorts them: method, section, status.
-            series.sort_by(|a, b| {
+            series.sort_by(|(_, a), (_, b)| {
                 (&a.host, a.method, &a.section, &a.status)
                     .cmp(&(&b.host, b.method, &b.section, &b.status))
             });
-            series.into_iter().map(move |series| {
-                let labels = join(
-                    &host_label(series.host.as_deref()),
-                    &join(
-                        labels,
-                        &format!(
-                            "method=\"{}\",section=\"{}\",status=\"{}\"",
-                            series.method,
-                            escape(&series.section),
-                            escape(&series.status)
-                        ),
-                    ),
-                );
-                (labels, series.count)
-            })
-        });
-        family(
-            out,
-            "accesslog_http_requests_total",
-            "HTTP requests read from the access log.",
-            "counter",
-            requests,
-        );
-        for (name, help, buckets, counts) in [
+            for (index, series) in series {
+                let names = |out: &mut String, values: Option<&[Value]>| {
+                    let own = format!(
+                        "method=\"{}\",section=\"{}\",status=\"{}\"",
+                        series.method,
+                        escape(&series.section),
+                        escape(&series.status)
+                    );
+                    let host = host_label(series.host.as_deref());
+                    write_name(out, REQUESTS.name, &[&host, labels, &own], values);
+                };
+                let id = SetId { log, index };
+                visitor.set(id, &[Value::Count(series.count)], &names);
+            }
+        }
+        let mut values = Vec::new();
+        for (family, buckets, counts) in [
             (
-                "accesslog_http_response_size_bytes",
-                "Size of HTTP responses read from the access log.",
+                &RESPONSE_SIZE,
                 &buckets.response_size,
                 (|set: &SetCounts| &set.response_size) as fn(&SetCounts) -> &Option<Box<Counts>>,
             ),
-            (
-                "accesslog_http_request_duration_seconds",
-                "Time taken to serve HTTP requests, for log formats that record it.",
-                &buckets.duration,
-                |set: &SetCounts| &set.duration,
-            ),
-            (
-                "accesslog_http_upstream_duration_seconds",
-                "Time spent waiting for upstream servers, summed over those tried, for log \
-                 formats that record it.",
-                &buckets.duration,
-                |set: &SetCounts| &set.upstream_duration,
-            ),
+            (&REQUEST_DURATION, &buckets.duration, |set: &SetCounts| {
+                &set.duration
+            }),
+            (&UPSTREAM_DURATION, &buckets.duration, |set: &SetCounts| {
+                &set.upstream_duration
+            }),
         ] {
-            let mut series = String::new();
-            for ((_, labels), folded) in logs.iter().zip(&folded) {
-                let mut sets: Vec<&HistogramSeries> = folded.histograms.iter().collect();
+            visitor.family(family);
+            for (log, ((_, labels), folded)) in logs_folded() {
+                let mut sets: Vec<(usize, &HistogramSeries)> =
+                    folded.histograms.iter().enumerate().collect();
                 // In label order: method, section, status_class.
-                sets.sort_by(|a, b| {
+                sets.sort_by(|(_, a), (_, b)| {
                     (&a.host, a.method, &a.section, a.class)
                         .cmp(&(&b.host, b.method, &b.section, b.class))
                 });
-                for set in sets {
+                for (index, set) in sets {
                     let Some(counts) = counts(&set.counts) else {
                         continue;
                     };
-                    let labels = join(
-                        &host_label(set.host.as_deref()),
-                        &join(
-                            labels,
-                            &format!(
-                                "method=\"{}\",section=\"{}\"",
-                                set.method,
-                                escape(&set.section)
-                            ),
-                        ),
-                    );
-                    histogram::write_series(&mut series, name, &labels, set.class, buckets, counts);
+                    values.clear();
+                    histogram::values(buckets, counts, &mut values);
+                    let names = |out: &mut String, values: Option<&[Value]>| {
+                        let own = format!(
+                            "method=\"{}\",section=\"{}\"",
+                            set.method,
+                            escape(&set.section)
+                        );
+                        let host = host_label(set.host.as_deref());
+                        let labels = joined(&[&host, labels, &own]);
+                        let class = set.class;
+                        histogram::write_names(out, family.name, &labels, class, buckets, values);
+                    };
+                    visitor.set(SetId { log, index }, &values, &names);
                 }
             }
-            if !series.is_empty() {
-                header(out, name, help, "histogram");
-                out.push_str(&series);
+        }
+        visitor.family(&PARSE_ERRORS);
+        for (log, ((counts, labels), _)) in logs_folded() {
+            for (index, reason) in PARSE_ERROR_REASONS.iter().enumerate() {
+                let count = counts.parse_errors[index].load(Ordering::Relaxed);
+                let names = |out: &mut String, values: Option<&[Value]>| {
+                    let own = format!("reason=\"{reason}\"");
+                    write_name(out, PARSE_ERRORS.name, &[labels, &own], values);
+                };
+                visitor.set(SetId { log, index }, &[Value::Count(count)], &names);
             }
         }
-        let parse_errors = logs.iter().flat_map(|(log, labels)| {
-            PARSE_ERROR_REASONS
-                .iter()
-                .zip(&log.parse_errors)
-                .map(move |(reason, count)| {
-                    let labels = join(labels, &format!("reason=\"{reason}\""));
-                    (labels, count.load(Ordering::Relaxed))
-                })
-        });
-        family(
-            out,
-            "accesslog_parse_errors_total",
-            "Log lines that are not access-log records.",
-            "counter",
-            parse_errors,
-        );
-        for (name, help, value) in [
+        for (family, value) in [
             (
-                "accesslog_lines_read_total",
-                "Lines read from the log.",
+                &LINES_READ,
                 (|log: &LogCounts| &log.lines_read) as fn(&LogCounts) -> &AtomicU64,
             ),
-            (
-                "accesslog_bytes_read_total",
-                "Bytes read from the log.",
-                |log: &LogCounts| &log.bytes_read,
-            ),
-            (
-                "accesslog_directives_total",
-                "W3C directive lines (#Fields and others) read from the log.",
-                |log: &LogCounts| &log.directives,
-            ),
+            (&BYTES_READ, |log: &LogCounts| &log.bytes_read),
+            (&DIRECTIVES, |log: &LogCounts| &log.directives),
         ] {
-            let series = logs
-                .iter()
-                .map(|(log, labels)| (labels.clone(), value(log).load(Ordering::Relaxed)));
-            family(out, name, help, "counter", series);
+            visitor.family(family);
+            for (log, ((counts, labels), _)) in logs_folded() {
+                let count = value(counts).load(Ordering::Relaxed);
+                let names = |out: &mut String, values: Option<&[Value]>| {
+                    write_name(out, family.name, &[labels], values)
+                };
+                visitor.set(SetId { log, index: 0 }, &[Value::Count(count)], &names);
+            }
         }
-        let rotations = logs.iter().flat_map(|(log, labels)| {
-            ROTATION_KINDS
-                .iter()
-                .zip(&log.rotations)
-                .map(move |(kind, count)| {
+        visitor.family(&ROTATIONS);
+        for (log, ((counts, labels), _)) in logs_folded() {
+            for (index, kind) in ROTATION_KINDS.iter().enumerate() {
+                let count = counts.rotations[index].load(Ordering::Relaxed);
+                let names = |out: &mut String, values: Option<&[Value]>| {
                     // `kind` sorts before `log`.
-                    let labels = join(&format!("kind=\"{kind}\""), labels);
-                    (labels, count.load(Ordering::Relaxed))
-                })
-        });
-        family(
-            out,
-            "accesslog_log_rotations_total",
-            "Rotations of the log file seen.",
-            "counter",
-            rotations,
-        );
-        let file_open = logs
-            .iter()
-            .map(|(log, labels)| (labels.clone(), log.file_open.load(Ordering::Relaxed) as f64));
-        family(
-            out,
-            "accesslog_log_file_open",
-            "1 while the file at the log path is open for reading, 0 otherwise.",
-            "gauge",
-            file_open,
-        );
-        let last_record = logs.iter().zip(&folded).map(|((_, labels), folded)| {
-            (labels.clone(), folded.last_record_timestamp.unwrap_or(0.0))
-        });
-        family(
-            out,
-            "accesslog_last_record_timestamp_seconds",
-            "Log timestamp of the last record read, in seconds since the epoch.",
-            "gauge",
-            last_record,
-        );
+                    let own = format!("kind=\"{kind}\"");
+                    write_name(out, ROTATIONS.name, &[&own, labels], values);
+                };
+                visitor.set(SetId { log, index }, &[Value::Count(count)], &names);
+            }
+        }
+        visitor.family(&FILE_OPEN);
+        for (log, ((counts, labels), _)) in logs_folded() {
+            let open = counts.file_open.load(Ordering::Relaxed) as f64;
+            let names = |out: &mut String, values: Option<&[Value]>| {
+                write_name(out, FILE_OPEN.name, &[labels], values)
+            };
+            visitor.set(SetId { log, index: 0 }, &[Value::Real(open)], &names);
+        }
+        visitor.family(&LAST_RECORD);
+        for (log, ((_, labels), folded)) in logs_folded() {
+            let seconds = folded.last_record_timestamp.unwrap_or(0.0);
+            let names = |out: &mut String, values: Option<&[Value]>| {
+                write_name(out, LAST_RECORD.name, &[labels], values)
+            };
+            visitor.set(SetId { log, index: 0 }, &[Value::Real(seconds)], &names);
+        }
     }
+}
+
+/// The text format: each family's header before its first series, none for a family without.
+struct TextVisitor<'a> {
+    out: &'a mut String,
+    header: Option<&'static Family>,
+}
+
+impl SeriesVisitor for TextVisitor<'_> {
+    fn family(&mut self, family: &'static Family) {
+        self.header = Some(family);
+    }
+
+    fn set(&mut self, _id: SetId, values: &[Value], names: &Names<'_>) {
+        if let Some(Family { name, help, kind }) = self.header.take() {
+            let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        }
+        names(self.out, Some(values));
+    }
+}
+
+/// Writes `name`, its labels in braces (each part a list of them written, possibly empty),
+/// its value if given, and a line feed.
+fn write_name(out: &mut String, name: &str, parts: &[&str], value: Option<&[Value]>) {
+    out.push_str(name);
+    let mut parts = parts.iter().filter(|part| !part.is_empty());
+    if let Some(first) = parts.next() {
+        out.push('{');
+        out.push_str(first);
+        for part in parts {
+            out.push(',');
+            out.push_str(part);
+        }
+        out.push('}');
+    }
+    end_line(out, value.and_then(|values| values.first()));
+}
+
+/// Ends a series' line: its value, if given, and a line feed.
+pub(super) fn end_line(out: &mut String, value: Option<&Value>) {
+    let _ = match value {
+        Some(value) => writeln!(out, " {value}"),
+        None => writeln!(out),
+    };
+}
+
+/// Lists of labels, written, joined; any may be empty.
+fn joined(parts: &[&str]) -> String {
+    let parts: Vec<&str> = parts
+        .iter()
+        .copied()
+        .filter(|part| !part.is_empty())
+        .collect();
+    parts.join(",")
 }
 
 /// The labels every series of `log` carries: `log="…"` and those its configuration gives, or
@@ -297,43 +437,6 @@ fn host_label(host: Option<&str>) -> String {
         Some(host) => format!("host=\"{}\"", escape(host)),
         None => String::new(),
     }
-}
-
-/// Two label lists joined, either possibly empty.
-fn join(first: &str, second: &str) -> String {
-    match (first.is_empty(), second.is_empty()) {
-        (true, _) => second.to_owned(),
-        (_, true) => first.to_owned(),
-        _ => format!("{first},{second}"),
-    }
-}
-
-/// Writes a family's header and series, or nothing if it has none. Counters are given as
-/// integers: printed as the client library's floats print them below 2^53, without
-/// formatting a float.
-fn family<V: std::fmt::Display>(
-    out: &mut String,
-    name: &str,
-    help: &str,
-    kind: &str,
-    series: impl Iterator<Item = (String, V)>,
-) {
-    let mut series = series.peekable();
-    if series.peek().is_none() {
-        return;
-    }
-    header(out, name, help, kind);
-    for (labels, value) in series {
-        let _ = if labels.is_empty() {
-            writeln!(out, "{name} {value}")
-        } else {
-            writeln!(out, "{name}{{{labels}}} {value}")
-        };
-    }
-}
-
-fn header(out: &mut String, name: &str, help: &str, kind: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
 /// A label value as the text format writes it: `\`, `"` and line feeds escaped.

@@ -8,6 +8,7 @@
 //! when each bound is at least twice the one before (as the default bounds are), so that no
 //! two share a power-of-two range; other bounds a user chooses are searched.
 
+use super::families::{end_line, Value};
 use crate::labels::status_class_label;
 
 /// The most bounds a histogram may have.
@@ -184,44 +185,55 @@ pub struct SetCounts {
     pub upstream_duration: Option<Box<Counts>>,
 }
 
-/// Writes `counts` as the series of histogram `name` (`_bucket`, `_sum`, `_count`) with
+/// The numbers of `counts` as a histogram's series show them, in the order [`write_names`]
+/// names them: each bucket's cumulative count, `+Inf`'s, the sum, the count.
+pub fn values(buckets: &Buckets, counts: &Counts, values: &mut Vec<Value>) {
+    let mut cumulative = 0;
+    for count in &counts.buckets[..buckets.bound_texts.len()] {
+        cumulative += count;
+        values.push(Value::Count(cumulative));
+    }
+    let count = counts.count();
+    values.push(Value::Count(count));
+    values.push(Value::Real(counts.sum as f64 / buckets.units));
+    values.push(Value::Count(count));
+}
+
+/// Writes the names of the series of histogram `name` (`_bucket`, `_sum`, `_count`) with
 /// `labels` (already written, without braces) and the `status_class` of `class` (the status
-/// code's first digit).
-pub fn write_series(
+/// code's first digit), one a line, each followed by its value if given the [`values`].
+pub fn write_names(
     out: &mut String,
     name: &str,
     labels: &str,
     class: u16,
     buckets: &Buckets,
-    counts: &Counts,
+    values: Option<&[Value]>,
 ) {
     use std::fmt::Write;
     let separator = if labels.is_empty() { "" } else { "," };
     let class = status_class_label(class * 100);
-    // Counts as integers: as their floats print below 2^53, without formatting a float.
-    let mut cumulative = 0;
-    for (bound, count) in buckets.bound_texts.iter().zip(counts.buckets) {
-        cumulative += count;
-        let _ = writeln!(
+    let mut values = values.map(<[Value]>::iter);
+    let mut value = || values.as_mut().and_then(Iterator::next);
+    for bound in buckets
+        .bound_texts
+        .iter()
+        .map(String::as_str)
+        .chain(["+Inf"])
+    {
+        let _ = write!(
             out,
-            "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"{bound}\"}} {cumulative}"
+            "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"{bound}\"}}"
         );
+        end_line(out, value());
     }
-    let _ = writeln!(
-        out,
-        "{name}_bucket{{{labels}{separator}status_class=\"{class}\",le=\"+Inf\"}} {}",
-        counts.count()
-    );
-    let _ = writeln!(
-        out,
-        "{name}_sum{{{labels}{separator}status_class=\"{class}\"}} {}",
-        counts.sum as f64 / buckets.units
-    );
-    let _ = writeln!(
-        out,
-        "{name}_count{{{labels}{separator}status_class=\"{class}\"}} {}",
-        counts.count()
-    );
+    for suffix in ["_sum", "_count"] {
+        let _ = write!(
+            out,
+            "{name}{suffix}{{{labels}{separator}status_class=\"{class}\"}}"
+        );
+        end_line(out, value());
+    }
 }
 
 /// How many binary exponents a [`Binades`] tells apart: those of the bounds, one below them
@@ -296,15 +308,11 @@ mod tests {
     static BOUNDS: [f64; 3] = [1.0, 10.0, 100.0];
 
     fn exposition(counts: &Counts, class: u16, labels: &str) -> String {
+        let buckets = Buckets::new(&BOUNDS, 1.0).unwrap();
+        let mut numbers = Vec::new();
+        values(&buckets, counts, &mut numbers);
         let mut text = String::new();
-        write_series(
-            &mut text,
-            "h",
-            labels,
-            class,
-            &Buckets::new(&BOUNDS, 1.0).unwrap(),
-            counts,
-        );
+        write_names(&mut text, "h", labels, class, &buckets, Some(&numbers));
         text
     }
 

@@ -22,7 +22,7 @@ mod sections;
 mod statuses;
 
 pub use crate::labels::{INVALID, OVERFLOW};
-pub use families::escape;
+pub use families::{escape, Family, Names, SeriesVisitor, SetId, Value};
 pub use histogram::{parse_bounds, Buckets, MAX_BOUNDS};
 pub use hosts::HostTable;
 pub use sections::SectionTable;
@@ -270,6 +270,18 @@ impl Exposition {
         self.register(errors)
     }
 
+    /// Writes the exporter's own metrics (not the logs') in the text format.
+    pub fn encode_own(&self, text: &mut String) {
+        prometheus::TextEncoder::new()
+            .encode_utf8(&self.registry.gather(), text)
+            .expect("writing to a String cannot fail");
+    }
+
+    /// Shows `visitor` every series of the logs, as [`Exposition::encode`] writes them.
+    pub fn walk_logs(&self, visitor: &mut impl SeriesVisitor) {
+        self.fold().walk(&self.buckets, visitor);
+    }
+
     /// The text exposition of every metric, as served on `/metrics`.
     pub fn encode(&self) -> String {
         self.encode_marking(|| {})
@@ -279,9 +291,7 @@ impl Exposition {
     /// the pipelines' progress is exactly what the text shows.
     pub fn encode_marking(&self, mark: impl FnOnce()) -> String {
         let mut text = String::with_capacity(self.last_length.load(Ordering::Relaxed) + 4096);
-        prometheus::TextEncoder::new()
-            .encode_utf8(&self.registry.gather(), &mut text)
-            .expect("writing to a String cannot fail");
+        self.encode_own(&mut text);
         let logs = self.fold();
         mark();
         logs.write(&mut text, &self.buckets);
