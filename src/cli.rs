@@ -269,6 +269,10 @@ pub struct MonitorCommandArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub monitor: MonitorArgs,
+
+    /// Show a full-screen terminal dashboard instead of printing reports.
+    #[arg(long, conflicts_with = "output")]
+    pub tui: bool,
 }
 
 /// Flags of `replay`.
@@ -290,6 +294,14 @@ pub struct ReplayArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub monitor: MonitorArgs,
+
+    /// Show a full-screen terminal dashboard, playing the log at `--speed`.
+    #[arg(long, conflicts_with = "output")]
+    pub tui: bool,
+
+    /// With `--tui`: seconds of log time played a second.
+    #[arg(long, value_name = "N", default_value_t = 60.0, requires = "tui")]
+    pub speed: f64,
 }
 
 /// Flags of `backfill`.
@@ -419,6 +431,10 @@ pub struct DemoArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub monitor: MonitorArgs,
+
+    /// Show a full-screen terminal dashboard instead of printing reports.
+    #[arg(long, conflicts_with = "output")]
+    pub tui: bool,
 }
 
 /// `--output` values of the monitor.
@@ -479,7 +495,8 @@ impl TryFrom<Cli> for Config {
             Some(Command::Serve(args)) => serve_config(args).map(Config::Serve),
             Some(Command::Monitor(args)) => {
                 let input = input_config(args.input)?;
-                let monitor = monitor_settings(args.monitor, input.parse.limits.sections)?;
+                let mut monitor = monitor_settings(args.monitor, input.parse.limits.sections)?;
+                monitor.tui = tui(args.tui)?;
                 Ok(Config::Monitor(MonitorRun { input, monitor }))
             }
             Some(Command::Replay(args)) => {
@@ -491,7 +508,19 @@ impl TryFrom<Cli> for Config {
                         args.reorder_tolerance,
                         0,
                     )?,
-                    monitor: monitor_settings(args.monitor, parse.limits.sections)?,
+                    monitor: MonitorSettings {
+                        tui: tui(args.tui)?,
+                        ..monitor_settings(args.monitor, parse.limits.sections)?
+                    },
+                    speed: match args.speed {
+                        speed if speed.is_finite() && (0.001..=1e6).contains(&speed) => speed,
+                        speed => {
+                            return Err(invalid(
+                                "--speed",
+                                format!("expected seconds of log time a second, 0.001 to 1000000, got {speed}"),
+                            ))
+                        }
+                    },
                     parse,
                 }))
             }
@@ -524,7 +553,10 @@ impl TryFrom<Cli> for Config {
                 web_config_file: args.web.config_file,
                 seed: args.profile.seed.unwrap_or_else(|| fastrand::u64(..)),
                 profile: profile(&args.profile)?,
-                monitor: monitor_settings(args.monitor, 100)?,
+                monitor: MonitorSettings {
+                    tui: tui(args.tui)?,
+                    ..monitor_settings(args.monitor, 100)?
+                },
             })),
         }
     }
@@ -880,6 +912,18 @@ fn bounds(
     Ok(bounds)
 }
 
+/// `--tui`, if the program runs in a terminal.
+fn tui(tui: bool) -> Result<bool, ConfigError> {
+    if tui && !crate::dashboard::needs_terminal() {
+        return Err(invalid(
+            "--tui",
+            "needs a terminal: stdin and stdout must both be one (--output text or json \
+             writes to pipes and files)",
+        ));
+    }
+    Ok(tui)
+}
+
 /// The monitor counts at most `max_sections` sections apart per interval.
 fn monitor_settings(
     args: MonitorArgs,
@@ -915,6 +959,7 @@ fn monitor_settings(
             local_time: args.local_time,
             bell: args.bell,
         },
+        tui: false,
     })
 }
 

@@ -96,6 +96,8 @@ pub struct MonitorSettings {
     pub config: MonitorConfig,
     /// How it prints.
     pub renderer: Renderer,
+    /// On the terminal dashboard rather than printed (`--tui`).
+    pub tui: bool,
 }
 
 /// `serve`.
@@ -141,6 +143,8 @@ pub struct ReplayRun {
     pub reorder_tolerance_seconds: u32,
     /// The monitor.
     pub monitor: MonitorSettings,
+    /// With `--tui`: seconds of log time played a second.
+    pub speed: f64,
 }
 
 /// `backfill`.

@@ -9,6 +9,7 @@
 //! - [`metrics`]: every log's counts (bounded sections, statuses, series) and the exposition.
 //! - [`monitor`]: the console monitor: stats per interval, the high-traffic alert, and the
 //!   console's own writer.
+//! - [`dashboard`]: the monitor's events on a full-screen terminal dashboard (`--tui`).
 //! - [`ingest`]: the pipeline from lines to records to metrics (and the monitor).
 //! - [`logs`]: the logs `--log-file` names (paths, globs, names), the `log` label policy, and
 //!   following them all on one thread ([`logs::LogSet`]).
@@ -30,6 +31,7 @@ pub mod backfill;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod generate;
 pub mod ingest;
 pub mod labels;

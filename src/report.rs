@@ -7,12 +7,15 @@
 //! [`QUEUE_LINES`] waiting, lines are dropped and counted, and the count is said once stderr
 //! takes lines again. [`finish`] waits a moment for the queue to be written before the
 //! program exits; [`fatal`], the last line, is written directly.
+//!
+//! While the terminal dashboard is shown, lines go to its status line instead
+//! ([`to_screen`]), and are written to stderr once it is gone ([`to_stderr`]).
 
 use std::fmt::Display;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 /// The prefix of every line, as in `rg: PATH: message`.
@@ -62,7 +65,38 @@ struct Writer {
 
 static WRITER: OnceLock<Writer> = OnceLock::new();
 
+/// The screen's status line while it is shown, and the lines said meanwhile.
+static SCREEN: Mutex<Option<(SyncSender<String>, Vec<String>)>> = Mutex::new(None);
+
+/// Sends what is said to `status` (each line without the program's name) until
+/// [`to_stderr`]; stderr is under the screen.
+pub fn to_screen(status: SyncSender<String>) {
+    *SCREEN.lock().unwrap_or_else(PoisonError::into_inner) = Some((status, Vec::new()));
+}
+
+/// Writes to stderr again, first the last [`QUEUE_LINES`] lines said while the screen was shown.
+pub fn to_stderr() {
+    let screen = SCREEN.lock().unwrap_or_else(PoisonError::into_inner).take();
+    for line in screen.map(|(_, said)| said).unwrap_or_default() {
+        queue(line);
+    }
+}
+
 fn queue(line: String) {
+    if let Some((status, said)) = SCREEN
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_mut()
+    {
+        let shown = line.strip_prefix(PROGRAM).unwrap_or(&line);
+        // A status line nobody draws drops it; the line is kept for stderr.
+        let _ = status.try_send(shown.trim_start_matches(": ").trim_end().to_owned());
+        if said.len() == QUEUE_LINES {
+            said.remove(0);
+        }
+        said.push(line);
+        return;
+    }
     let writer = WRITER.get_or_init(|| {
         let (queue, lines) = mpsc::sync_channel(QUEUE_LINES);
         // Without a thread to write with, the receiver is gone with the closure, and lines

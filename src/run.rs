@@ -14,6 +14,7 @@ use crate::config::{
     BackfillRun, Config, DemoConfig, GenerateConfig, InputConfig, MonitorRun, MonitorSettings,
     ParseConfig, ReplayRun, ServeConfig,
 };
+use crate::dashboard::{self, Controls, Dashboard, Playback, Screen};
 use crate::generate;
 use crate::ingest::{self, Ingest};
 use crate::logs::{self, LogContext, LogNames, LogSet, SharedConsole};
@@ -83,6 +84,10 @@ pub enum Error {
     /// A thread or the runtime could not start.
     #[error("starting: {0}")]
     Runtime(io::Error),
+
+    /// The dashboard's terminal could not be taken or drawn on.
+    #[error("the terminal (--tui): {0}")]
+    Terminal(io::Error),
     /// A metric could not be registered (a programming error).
     #[error("registering metrics: {0}")]
     Registration(#[from] prometheus::Error),
@@ -260,13 +265,19 @@ pub fn serve(config: ServeConfig) -> Result<(), Error> {
         .alert_threshold
         .set(config.monitor.config.threshold);
     let shutdown = Shutdown::default();
-    let console = match config.console {
-        true => Some(console(
-            &config.monitor,
-            Some(exposition.console_reports_dropped()?),
-            || report::warning("stdout was closed: the console stops, serving goes on"),
-        )?),
-        false => None,
+    let (console, screen) = match config.console {
+        true => {
+            let (console, screen) = live_monitor(
+                &config.monitor,
+                &config.input,
+                &exposition,
+                &shutdown,
+                Some(exposition.console_reports_dropped()?),
+                || report::warning("stdout was closed: the console stops, serving goes on"),
+            )?;
+            (Some(console), screen)
+        }
+        false => (None, None),
     };
     let checkpoints = config
         .position_file
@@ -316,6 +327,9 @@ pub fn serve(config: ServeConfig) -> Result<(), Error> {
     if let Some(saver) = saver {
         saver.finish();
     }
+    if let Some(screen) = screen {
+        screen.finish().map_err(Error::Terminal)?;
+    }
     report::info("stopped");
     result
 }
@@ -342,15 +356,53 @@ fn load_positions(path: &Path, input: &InputConfig) -> Result<Vec<SavedPosition>
     Ok(saved)
 }
 
-/// The live monitor on stdout, through a writer of its own.
-fn console(
+/// The live monitor on stdout, through a writer of its own; or with `--tui` on the terminal
+/// dashboard, returned to be finished once the program stops.
+fn live_monitor(
     monitor: &MonitorSettings,
+    input: &InputConfig,
+    exposition: &Exposition,
+    shutdown: &Shutdown,
     dropped: Option<prometheus::IntCounter>,
     on_closed: impl FnOnce() + Send + 'static,
-) -> Result<SharedConsole, Error> {
-    let console = Console::start(io::stdout(), dropped, on_closed).map_err(Error::Runtime)?;
-    let live = LiveMonitor::new(monitor.config.clone(), monitor.renderer.clone(), console);
-    Ok(Arc::new(Mutex::new(live)))
+) -> Result<(SharedConsole, Option<Screen>), Error> {
+    if !monitor.tui {
+        let console = Console::start(io::stdout(), dropped, on_closed).map_err(Error::Runtime)?;
+        let live = LiveMonitor::new(monitor.config.clone(), monitor.renderer.clone(), console);
+        return Ok((Arc::new(Mutex::new(live)), None));
+    }
+    let (feed, events) = dashboard::feed(false);
+    let live = LiveMonitor::showing(monitor.config.clone(), Box::new(feed), true);
+    let files = input.sources.iter();
+    let files = files.map(|source| source.pattern.display().to_string());
+    let screen = Screen::start(
+        Dashboard::new(
+            "live",
+            monitor.config.clone(),
+            monitor.renderer.clone(),
+            files.collect(),
+        ),
+        events,
+        dashboard_controls(monitor, exposition, shutdown, None),
+    )
+    .map_err(Error::Terminal)?;
+    Ok((Arc::new(Mutex::new(live)), Some(screen)))
+}
+
+/// What the dashboard reads and stops: the counts of `exposition`'s logs, `shutdown`.
+fn dashboard_controls(
+    monitor: &MonitorSettings,
+    exposition: &Exposition,
+    shutdown: &Shutdown,
+    playback: Option<Playback>,
+) -> Controls {
+    let exposition = exposition.clone();
+    Controls {
+        shutdown: shutdown.clone(),
+        read: Box::new(move || dashboard::read_totals(&exposition)),
+        bell: monitor.renderer.bell,
+        playback,
+    }
 }
 
 /// `monitor`: follows the logs and prints stats and alerts until SIGINT, SIGTERM, or stdout
@@ -359,16 +411,25 @@ fn monitor(run: MonitorRun) -> Result<(), Error> {
     check_readable(&run.input)?;
     let open_files_room = raise_open_files_limit();
     let shutdown = Shutdown::default();
-    let console = {
-        let shutdown = shutdown.clone();
-        console(&run.monitor, None, move || shutdown.request())?
-    };
     // Counted into metrics nobody serves: the monitor is what is shown.
+    let exposition = Exposition::new()?;
+    let (console, screen) = {
+        let stop = shutdown.clone();
+        let on_closed = move || stop.request();
+        live_monitor(
+            &run.monitor,
+            &run.input,
+            &exposition,
+            &shutdown,
+            None,
+            on_closed,
+        )?
+    };
     let syslog = bind_syslog(&run.input)?;
     let logs = LogSet::start(
         LogContext {
             input: run.input,
-            exposition: Exposition::new()?,
+            exposition,
             console: Some(console),
             checkpoints: None,
             resumed: Vec::new(),
@@ -382,11 +443,17 @@ fn monitor(run: MonitorRun) -> Result<(), Error> {
         Ok(())
     });
     logs.stop();
+    if let Some(screen) = screen {
+        screen.finish().map_err(Error::Terminal)?;
+    }
     result
 }
 
 /// `replay`: prints the stats and alerts of a finished log, on the log's own time.
 fn replay(run: ReplayRun) -> Result<(), Error> {
+    if run.monitor.tui {
+        return replay_on_screen(run);
+    }
     let stdout = io::BufWriter::new(io::stdout().lock());
     let monitor = ReplayMonitor::new(
         run.monitor.config,
@@ -401,8 +468,73 @@ fn replay(run: ReplayRun) -> Result<(), Error> {
     ingest
         .into_consumer()
         .finish()
+        .into_inner()
         .flush()
         .map_err(Error::Stdout)
+}
+
+/// `replay --tui`: plays a finished log on the dashboard at `--speed`, read ahead on a thread
+/// of its own as far as the screen's queue holds; the screen stays at the end until a quit key.
+fn replay_on_screen(run: ReplayRun) -> Result<(), Error> {
+    let files = in_log_order(&run.files, &run.parse)?;
+    let metrics = ExporterMetrics::new()?;
+    let shutdown = Shutdown::default();
+    let (feed, events) = dashboard::feed(true);
+    let monitor = &run.monitor;
+    let shown = (files.iter()).map(|file| file.display().to_string());
+    let screen = Screen::start(
+        Dashboard::new(
+            "replay",
+            monitor.config.clone(),
+            monitor.renderer.clone(),
+            shown.collect(),
+        ),
+        events,
+        dashboard_controls(
+            monitor,
+            &metrics.exposition,
+            &shutdown,
+            Some(Playback { speed: run.speed }),
+        ),
+    )
+    .map_err(Error::Terminal)?;
+    let signals = {
+        let (shutdown, runtime) = (shutdown.clone(), runtime()?);
+        std::thread::spawn(move || {
+            runtime.block_on(async {
+                match shutdown.on_signals() {
+                    Ok(stopped) => stopped.await,
+                    Err(error) => report::warning(format_args!("signals: {error}")),
+                }
+            })
+        })
+    };
+    let replay = ReplayMonitor::showing(
+        monitor.config.clone(),
+        feed,
+        true,
+        run.reorder_tolerance_seconds,
+    );
+    let mut ingest = Ingest::new(run.parse.format.clone(), metrics, replay);
+    // Not joined: after a quit key it may wait for room the screen will never make.
+    let reader = std::thread::spawn(move || {
+        let read = files
+            .iter()
+            .try_for_each(|path| read_file(path, &run.parse, &mut ingest));
+        if let Err(error) = &read {
+            report::warning(error);
+        }
+        ingest.into_consumer().finish();
+        read
+    });
+    let shown = screen.finish().map_err(Error::Terminal);
+    shutdown.request();
+    let _ = signals.join();
+    shown?;
+    match reader.is_finished() {
+        true => reader.join().unwrap_or(Ok(())),
+        false => Ok(()),
+    }
 }
 
 /// The files of one log in the order written, or the one that is no log.

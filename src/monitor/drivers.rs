@@ -53,24 +53,106 @@ impl WallClock {
     }
 }
 
-/// The monitor on a followed log: hits count in the second they are read, and time moves
-/// with the wall clock, so the alert recovers even if no line ever comes again. Its reports go
-/// to a [`Console`], whole, and never wait for the terminal.
-pub struct LiveMonitor {
-    monitor: Monitor,
+/// Where a monitor's events go: rendered as text or JSON, or to the terminal dashboard.
+pub trait Show {
+    /// One event; events come in time order.
+    fn show(&mut self, event: MonitorEvent);
+    /// A finished log has no more to say.
+    fn end(&mut self) {}
+}
+
+/// Events rendered to a writer. A run of intervals without traffic is written as one.
+pub struct Rendered<W: Write> {
+    renderer: Renderer,
+    out: W,
+    quiet_span: Option<MonitorEvent>,
+}
+
+impl<W: Write> Rendered<W> {
+    /// Events rendered by `renderer` to `out`.
+    pub fn new(renderer: Renderer, out: W) -> Rendered<W> {
+        Rendered {
+            renderer,
+            out,
+            quiet_span: None,
+        }
+    }
+
+    /// The output, for inspection.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> Show for Rendered<W> {
+    fn show(&mut self, event: MonitorEvent) {
+        match (&event, &mut self.quiet_span) {
+            (MonitorEvent::Second(_), _) => {}
+            (MonitorEvent::Stats(report), Some(MonitorEvent::Stats(quiet))) if report.hits == 0 => {
+                quiet.end = report.end;
+            }
+            (MonitorEvent::Stats(report), None) if report.hits == 0 => {
+                self.quiet_span = Some(event)
+            }
+            _ => {
+                if let Some(quiet) = self.quiet_span.take() {
+                    let _ = self.renderer.write(&quiet, &mut self.out);
+                }
+                let _ = self.renderer.write(&event, &mut self.out);
+            }
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(quiet) = self.quiet_span.take() {
+            let _ = self.renderer.write(&quiet, &mut self.out);
+        }
+    }
+}
+
+/// Events rendered to the [`Console`], each report whole.
+struct ConsoleShow {
     renderer: Renderer,
     console: Console,
+}
+
+impl Show for ConsoleShow {
+    fn show(&mut self, event: MonitorEvent) {
+        let mut report = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = self.renderer.write(&event, &mut report);
+        if !report.is_empty() {
+            self.console.send(report);
+        }
+    }
+}
+
+/// The monitor on a followed log: hits count in the second they are read, and time moves
+/// with the wall clock, so the alert recovers even if no line ever comes again. What it says
+/// goes to a [`Console`], whole, and never waits for the terminal; or to the dashboard.
+pub struct LiveMonitor {
+    monitor: Monitor,
+    show: Box<dyn Show + Send>,
     clock: WallClock,
 }
 
 impl LiveMonitor {
     /// Starts monitoring now, writing to `console`.
     pub fn new(config: MonitorConfig, renderer: Renderer, console: Console) -> LiveMonitor {
+        LiveMonitor::showing(config, Box::new(ConsoleShow { renderer, console }), false)
+    }
+
+    /// Starts monitoring now, showing what it says with `show`, every second closed too if
+    /// `seconds`.
+    pub fn showing(
+        config: MonitorConfig,
+        show: Box<dyn Show + Send>,
+        seconds: bool,
+    ) -> LiveMonitor {
         let clock = WallClock::now();
         LiveMonitor {
-            monitor: Monitor::new(config, unix_second(clock.wall)),
-            renderer,
-            console,
+            monitor: Monitor::new(config, unix_second(clock.wall)).saying_seconds(seconds),
+            show,
             clock,
         }
     }
@@ -82,13 +164,8 @@ impl RecordConsumer for LiveMonitor {
     }
 
     fn tick(&mut self) {
-        let (renderer, console) = (&self.renderer, &self.console);
-        let mut say = |event: MonitorEvent| {
-            let mut report = Vec::new();
-            // Writing to a Vec cannot fail.
-            let _ = renderer.write(&event, &mut report);
-            console.send(report);
-        };
+        let show = &mut self.show;
+        let mut say = |event: MonitorEvent| show.show(event);
         let now = WallClock::now();
         if let Some(jump) = self.clock.jump_to(&now) {
             // Hits read since the last tick count before the jump.
@@ -106,8 +183,7 @@ impl RecordConsumer for LiveMonitor {
 ///
 /// Servers log a request when it ends, some with the time it began, so lines come slightly
 /// out of order. A second is closed only once a line `tolerance` seconds newer has been read;
-/// a line older than that counts in the oldest second still open. Runs of intervals without
-/// traffic are reported as one.
+/// a line older than that counts in the oldest second still open.
 ///
 /// Log time can jump. Two lines in a row older than the newest by more than `tolerance` and
 /// the alert window are a clock set back (one alone is a late line; a clock set back by less
@@ -116,72 +192,60 @@ impl RecordConsumer for LiveMonitor {
 /// host without a real-time clock logs 1970 until NTP syncs) or a silence too long to report as
 /// quiet intervals. Either is said in one line, and the alert window starts again at the new
 /// time.
-pub struct ReplayMonitor<W: Write> {
+pub struct ReplayMonitor<S: Show> {
     config: MonitorConfig,
     monitor: Option<Monitor>,
-    renderer: Renderer,
-    out: W,
+    show: S,
+    seconds: bool,
     tolerance: i64,
     newest: i64,
     /// Whether the line before was older than the newest by more than `tolerance` and the
     /// alert window.
     behind: bool,
-    quiet_span: Option<MonitorEvent>,
 }
 
-impl<W: Write> ReplayMonitor<W> {
+impl<W: Write> ReplayMonitor<Rendered<W>> {
     /// A replay writing to `out`, placing lines up to `tolerance_seconds` late by their time.
     pub fn new(
         config: MonitorConfig,
         renderer: Renderer,
         out: W,
         tolerance_seconds: u32,
-    ) -> ReplayMonitor<W> {
+    ) -> ReplayMonitor<Rendered<W>> {
+        let show = Rendered::new(renderer, out);
+        ReplayMonitor::showing(config, show, false, tolerance_seconds)
+    }
+}
+
+impl<S: Show> ReplayMonitor<S> {
+    /// A replay showing what it says with `show` (every second closed too if `seconds`),
+    /// placing lines up to `tolerance_seconds` late by their time.
+    pub fn showing(
+        config: MonitorConfig,
+        show: S,
+        seconds: bool,
+        tolerance_seconds: u32,
+    ) -> ReplayMonitor<S> {
         ReplayMonitor {
             config,
             monitor: None,
-            renderer,
-            out,
+            show,
+            seconds,
             tolerance: i64::from(tolerance_seconds),
             newest: i64::MIN,
             behind: false,
-            quiet_span: None,
         }
     }
 
-    /// Reports what the end of the log closes: every second up to the last line's, and the
-    /// interval under way. Returns the output for inspection.
-    pub fn finish(mut self) -> W {
+    /// Says what the end of the log closes: every second up to the last line's, and the
+    /// interval under way. Returns where it was shown, for inspection.
+    pub fn finish(mut self) -> S {
         if let Some(mut monitor) = self.monitor.take() {
-            let mut events = Vec::new();
-            monitor.finish(self.newest + 1, &mut |event| events.push(event));
-            self.emit_all(events);
+            let show = &mut self.show;
+            monitor.finish(self.newest + 1, &mut |event| show.show(event));
         }
-        if let Some(quiet) = self.quiet_span.take() {
-            let _ = self.renderer.write(&quiet, &mut self.out);
-        }
-        self.out
-    }
-
-    fn emit_all(&mut self, events: Vec<MonitorEvent>) {
-        for event in events {
-            match (&event, &mut self.quiet_span) {
-                (MonitorEvent::Stats(report), Some(MonitorEvent::Stats(quiet)))
-                    if report.hits == 0 =>
-                {
-                    quiet.end = report.end;
-                }
-                (MonitorEvent::Stats(report), None) if report.hits == 0 => {
-                    self.quiet_span = Some(event)
-                }
-                _ => {
-                    if let Some(quiet) = self.quiet_span.take() {
-                        let _ = self.renderer.write(&quiet, &mut self.out);
-                    }
-                    let _ = self.renderer.write(&event, &mut self.out);
-                }
-            }
-        }
+        self.show.end();
+        self.show
     }
 }
 
@@ -190,7 +254,7 @@ impl<W: Write> ReplayMonitor<W> {
 /// stepped forward after a boot without a real-time clock jumps years.
 pub const LOG_TIME_JUMP: i64 = 24 * 60 * 60;
 
-impl<W: Write> RecordConsumer for ReplayMonitor<W> {
+impl<S: Show> RecordConsumer for ReplayMonitor<S> {
     fn record(&mut self, record: &Record<'_>) {
         let second = record.timestamp.unix_seconds;
         let window = i64::from(self.config.window_seconds);
@@ -198,28 +262,25 @@ impl<W: Write> RecordConsumer for ReplayMonitor<W> {
         let back = behind && self.behind;
         self.behind = behind;
         let forward = second > self.newest.saturating_add(LOG_TIME_JUMP);
+        let show = &mut self.show;
         if let Some(monitor) = self.monitor.as_mut().filter(|_| back || forward) {
             self.behind = false;
-            let mut events = Vec::new();
-            monitor.restart(self.newest + 1, second, &mut |event| events.push(event));
-            events.push(MonitorEvent::ClockJump(ClockJump {
+            monitor.restart(self.newest + 1, second, &mut |event| show.show(event));
+            show.show(MonitorEvent::ClockJump(ClockJump {
                 clock: Clock::Log,
                 from: self.newest,
                 to: second,
             }));
             self.newest = second;
-            self.emit_all(events);
         }
-        let config = &self.config;
+        let (config, seconds) = (&self.config, self.seconds);
         let monitor = self
             .monitor
-            .get_or_insert_with(|| Monitor::new(config.clone(), second));
+            .get_or_insert_with(|| Monitor::new(config.clone(), second).saying_seconds(seconds));
         monitor.record(second, record);
         if second > self.newest {
             self.newest = second;
-            let mut events = Vec::new();
-            monitor.advance_to(second - self.tolerance, &mut |event| events.push(event));
-            self.emit_all(events);
+            monitor.advance_to(second - self.tolerance, &mut |event| show.show(event));
         }
     }
 }

@@ -20,8 +20,8 @@ mod render;
 mod stats;
 
 pub use console::{Console, CONSOLE_QUEUE_REPORTS};
-pub use drivers::{LiveMonitor, ReplayMonitor};
-pub use render::{OutputFormat, Renderer};
+pub use drivers::{LiveMonitor, Rendered, ReplayMonitor, Show};
+pub use render::{human_bytes, human_seconds, shorten, OutputFormat, Renderer};
 pub use stats::{IntervalReport, IntervalStats};
 
 use std::collections::{BTreeMap, VecDeque};
@@ -86,6 +86,18 @@ pub struct ClockJump {
     pub to: i64,
 }
 
+/// A second closed, said only by a monitor asked to ([`Monitor::saying_seconds`]): what a
+/// chart of the rate draws. Seconds passed over without traffic are not said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecondClosed {
+    /// The second (Unix seconds).
+    pub time: i64,
+    /// Its hits.
+    pub hits: u64,
+    /// Hits in the alert window that ends with it.
+    pub window_hits: u64,
+}
+
 /// What the monitor has to say.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MonitorEvent {
@@ -95,6 +107,20 @@ pub enum MonitorEvent {
     Alert(AlertChange),
     /// The clock jumped.
     ClockJump(ClockJump),
+    /// A second closed.
+    Second(SecondClosed),
+}
+
+impl MonitorEvent {
+    /// The time the event is at: when what it says became known.
+    pub fn time(&self) -> i64 {
+        match self {
+            MonitorEvent::Stats(report) => report.end,
+            MonitorEvent::Alert(change) => change.time,
+            MonitorEvent::ClockJump(jump) => jump.to,
+            MonitorEvent::Second(second) => second.time + 1,
+        }
+    }
 }
 
 /// The alert window and the open stats intervals, advanced by a clock it is given.
@@ -119,6 +145,7 @@ pub struct Monitor {
     /// The interval last counted in, kept out of `open_intervals` in the same way.
     latest_interval: Option<(i64, IntervalStats)>,
     started: i64,
+    say_seconds: bool,
 }
 
 impl Monitor {
@@ -135,7 +162,14 @@ impl Monitor {
             latest_second: None,
             latest_interval: None,
             started: start,
+            say_seconds: false,
         }
+    }
+
+    /// This monitor, saying every second it closes ([`MonitorEvent::Second`]) if `say`.
+    pub fn saying_seconds(mut self, say: bool) -> Monitor {
+        self.say_seconds = say;
+        self
     }
 
     /// The first second not closed yet.
@@ -204,6 +238,13 @@ impl Monitor {
                 self.window_hits -= self.window.pop_front().unwrap_or(0);
             }
             self.clock = second + 1;
+            if self.say_seconds {
+                emit(MonitorEvent::Second(SecondClosed {
+                    time: second,
+                    hits,
+                    window_hits: self.window_hits,
+                }));
+            }
 
             if self.clock.rem_euclid(interval) == 0 {
                 self.report_interval(self.clock, emit);
@@ -270,7 +311,7 @@ impl Monitor {
     pub fn restart(&mut self, end: i64, at: i64, emit: &mut impl FnMut(MonitorEvent)) {
         self.finish(end, emit);
         let firing = self.firing;
-        *self = Monitor::new(self.config.clone(), at);
+        *self = Monitor::new(self.config.clone(), at).saying_seconds(self.say_seconds);
         self.firing = firing;
     }
 

@@ -59,6 +59,8 @@ impl Renderer {
             (OutputFormat::Json, MonitorEvent::ClockJump(jump)) => {
                 writeln!(out, "{}", self.clock_jump_json(jump))?
             }
+            // For charts: neither a person reading nor a program wants a line a second.
+            (_, MonitorEvent::Second(_)) => return Ok(()),
         }
         out.flush()
     }
@@ -79,23 +81,25 @@ impl Renderer {
     }
 
     fn write_alert_text(&self, change: &AlertChange, out: &mut impl Write) -> io::Result<()> {
+        let bell = match change.state {
+            AlertState::Firing if self.bell => "\x07",
+            _ => "",
+        };
+        writeln!(out, "{bell}{}", self.alert_sentence(change))
+    }
+
+    /// What the console says of an alert change, in one sentence.
+    pub fn alert_sentence(&self, change: &AlertChange) -> String {
         let time = self.time(change.time);
         match change.state {
-            AlertState::Firing => {
-                let bell = if self.bell { "\x07" } else { "" };
-                writeln!(
-                    out,
-                    "{bell}High traffic generated an alert - hits = {}, triggered at {time}",
-                    change.hits
-                )
-            }
-            AlertState::Resolved => {
-                writeln!(
-                    out,
-                    "High traffic alert recovered - hits = {}, recovered at {time}",
-                    change.hits
-                )
-            }
+            AlertState::Firing => format!(
+                "High traffic generated an alert - hits = {}, triggered at {time}",
+                change.hits
+            ),
+            AlertState::Resolved => format!(
+                "High traffic alert recovered - hits = {}, recovered at {time}",
+                change.hits
+            ),
         }
     }
 
@@ -151,7 +155,7 @@ impl Renderer {
             let section = match r.top_sections.get(row) {
                 Some((name, hits)) => format!(
                     "{:<w$} {:>7} {:>5.1}%{times}",
-                    shorten(name),
+                    shorten(name, NAME_WIDTH),
                     hits,
                     *hits as f64 * 100.0 / r.hits as f64,
                     w = NAME_WIDTH
@@ -159,7 +163,12 @@ impl Renderer {
                 None => " ".repeat(NAME_WIDTH + 15 + times.len()),
             };
             let client = match r.top_clients.get(row) {
-                Some((name, hits)) => format!("{:<w$} {:>7}", shorten(name), hits, w = NAME_WIDTH),
+                Some((name, hits)) => format!(
+                    "{:<w$} {:>7}",
+                    shorten(name, NAME_WIDTH),
+                    hits,
+                    w = NAME_WIDTH
+                ),
                 None => String::new(),
             };
             writeln!(out, "{}", format!("  {section}   {client}").trim_end())?;
@@ -229,17 +238,18 @@ impl Renderer {
     }
 }
 
-fn shorten(name: &str) -> String {
-    if name.chars().count() <= NAME_WIDTH {
+/// `name` in at most `width` characters, ending in `…` if shortened.
+pub fn shorten(name: &str, width: usize) -> String {
+    if name.chars().count() <= width {
         return name.to_owned();
     }
-    let mut short: String = name.chars().take(NAME_WIDTH - 1).collect();
+    let mut short: String = name.chars().take(width.saturating_sub(1)).collect();
     short.push('…');
     short
 }
 
 /// A time in seconds as people write it: `850µs`, `75ms`, `1.2s`, with 2 significant digits.
-fn human_seconds(seconds: f64) -> String {
+pub fn human_seconds(seconds: f64) -> String {
     let (value, unit) = match seconds {
         s if s < 1e-3 => (s * 1e6, "µs"),
         s if s < 1.0 => (s * 1e3, "ms"),
@@ -252,7 +262,8 @@ fn human_seconds(seconds: f64) -> String {
     }
 }
 
-fn human_bytes(bytes: u64) -> String {
+/// A size in bytes as people write it: `512 B`, `1.2 MB`.
+pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut value = bytes as f64;
     let mut unit = 0;

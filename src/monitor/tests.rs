@@ -323,7 +323,7 @@ fn replay_text(monitor_config: MonitorConfig, seconds: &[i64]) -> String {
         record.timestamp.unix_seconds = second;
         replay.record(&record);
     }
-    String::from_utf8(replay.finish()).unwrap()
+    String::from_utf8(replay.finish().into_inner()).unwrap()
 }
 
 fn clock_jumps(text: &str) -> Vec<&str> {
