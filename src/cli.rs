@@ -27,9 +27,17 @@ pub const DEFAULT_PORT: u16 = 10071;
 /// The log followed when no other is named.
 const DEFAULT_LOG_FILE: &str = "/var/log/access.log";
 
+/// The version `--version` prints: the package's and the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ACCESSLOG_EXPORTER_COMMIT"),
+    ")"
+);
+
 /// Follows an HTTP access log and serves per-section request metrics to Prometheus.
 #[derive(Debug, Parser)]
-#[command(name = "accesslog-exporter", version, about, max_term_width = 100)]
+#[command(name = "accesslog-exporter", version = VERSION, about, max_term_width = 100)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// What to do; `serve` when none is given.
