@@ -464,7 +464,7 @@ pub enum LineFormatArg {
     /// W3C extended (IIS), with a `#Fields:` header.
     W3c,
     /// nginx `combined` with `$request_time $upstream_response_time` (read it with
-    /// `--format 'nginx:…'`, the README gives the string).
+    /// `--format 'nginx:…'`, docs/formats.md gives the string).
     Nginx,
     /// One JSON object a line, with the keys `--format json` reads by default.
     Json,

@@ -35,7 +35,7 @@ const FIELD_NAMES: [(&str, Field); 16] = [
     ("host", Field::Host),
 ];
 
-/// The keys read by default, by field (see the README's Formats section).
+/// The keys read by default, by field (see docs/formats.md).
 const DEFAULT_KEYS: [(&str, &[&str]); 16] = [
     ("client", &["remote_addr", "client_ip", "ClientHost"]),
     ("user", &["remote_user", "ClientUsername"]),
