@@ -375,34 +375,39 @@ fn live_monitor(
     let live = LiveMonitor::showing(monitor.config.clone(), Box::new(feed), true);
     let files = input.sources.iter();
     let files = files.map(|source| source.pattern.display().to_string());
-    let screen = Screen::start(
-        Dashboard::new(
-            "live",
-            monitor.config.clone(),
-            monitor.renderer.clone(),
-            files.collect(),
-        ),
+    let screen = start_screen(
+        "live",
+        monitor,
+        files.collect(),
         events,
-        dashboard_controls(monitor, exposition, shutdown, None),
-    )
-    .map_err(Error::Terminal)?;
+        exposition,
+        shutdown,
+        None,
+    )?;
     Ok((Arc::new(Mutex::new(live)), Some(screen)))
 }
 
-/// What the dashboard reads and stops: the counts of `exposition`'s logs, `shutdown`.
-fn dashboard_controls(
+/// The dashboard of `command` over `files`, fed by `events`, showing the counts of
+/// `exposition`'s logs; a quit key asks `shutdown`.
+fn start_screen(
+    command: &'static str,
     monitor: &MonitorSettings,
+    files: Vec<String>,
+    events: std::sync::mpsc::Receiver<dashboard::Fed>,
     exposition: &Exposition,
     shutdown: &Shutdown,
     playback: Option<Playback>,
-) -> Controls {
+) -> Result<Screen, Error> {
+    let (config, renderer) = (monitor.config.clone(), monitor.renderer.clone());
     let exposition = exposition.clone();
-    Controls {
+    let controls = Controls {
         shutdown: shutdown.clone(),
         read: Box::new(move || dashboard::read_totals(&exposition)),
         bell: monitor.renderer.bell,
         playback,
-    }
+    };
+    let dashboard = Dashboard::new(command, config, renderer, files);
+    Screen::start(dashboard, events, controls).map_err(Error::Terminal)
 }
 
 /// `monitor`: follows the logs and prints stats and alerts until SIGINT, SIGTERM, or stdout
@@ -482,22 +487,16 @@ fn replay_on_screen(run: ReplayRun) -> Result<(), Error> {
     let (feed, events) = dashboard::feed(true);
     let monitor = &run.monitor;
     let shown = (files.iter()).map(|file| file.display().to_string());
-    let screen = Screen::start(
-        Dashboard::new(
-            "replay",
-            monitor.config.clone(),
-            monitor.renderer.clone(),
-            shown.collect(),
-        ),
+    let playback = Some(Playback { speed: run.speed });
+    let screen = start_screen(
+        "replay",
+        monitor,
+        shown.collect(),
         events,
-        dashboard_controls(
-            monitor,
-            &metrics.exposition,
-            &shutdown,
-            Some(Playback { speed: run.speed }),
-        ),
-    )
-    .map_err(Error::Terminal)?;
+        &metrics.exposition,
+        &shutdown,
+        playback,
+    )?;
     let signals = {
         let (shutdown, runtime) = (shutdown.clone(), runtime()?);
         std::thread::spawn(move || {

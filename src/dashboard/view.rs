@@ -166,33 +166,23 @@ fn draw_chart(frame: &mut Frame<'_>, dashboard: &Dashboard, area: Rect) {
         .map(|&(_, value)| value)
         .fold(threshold, f64::max);
     let top = (highest * 1.15).max(1.0);
+    let line = |name: String, color: Color, data| {
+        Dataset::default()
+            .name(name)
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(color))
+            .data(data)
+    };
+    let window = span_text(dashboard.config.window_seconds);
     let datasets = vec![
-        Dataset::default()
-            .name("req/s")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::new().fg(Color::Cyan))
-            .data(&rate),
-        Dataset::default()
-            .name(format!(
-                "{} average",
-                span_text(dashboard.config.window_seconds)
-            ))
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::new().fg(Color::Yellow))
-            .data(&average),
-        Dataset::default()
-            .name("threshold")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::new().fg(Color::Red))
-            .data(&limit),
+        line("req/s".to_owned(), Color::Cyan, &rate),
+        line(format!("{window} average"), Color::Yellow, &average),
+        line("threshold".to_owned(), Color::Red, &limit),
     ];
     let chart = Chart::new(datasets)
         .block(Block::bordered().title(format!(
-            "requests per second, {} average and threshold, last 10 minutes",
-            span_text(dashboard.config.window_seconds)
+            "requests per second, {window} average and threshold, last 10 minutes"
         )))
         .x_axis(
             Axis::default()
@@ -277,22 +267,13 @@ fn section_lines(report: &IntervalReport, width: usize, rows: usize) -> Vec<Line
 
 fn totals_lines(report: &IntervalReport, rows: usize) -> Vec<Line<'static>> {
     let bold = Style::new().add_modifier(Modifier::BOLD);
-    let classes = ["other", "1xx", "2xx", "3xx", "4xx", "5xx"];
-    let status: Vec<String> = (1..6)
-        .chain([0])
-        .filter(|&i| report.status_classes[i] > 0 || (2..=5).contains(&i))
-        .map(|i| format!("{} {}", classes[i], report.status_classes[i]))
-        .collect();
-    let methods: Vec<String> = (report.methods.iter())
-        .map(|(method, hits)| format!("{method} {hits}"))
-        .collect();
     let mut lines = vec![
         Line::from(vec![
             Span::styled(format!("{:.1} req/s", report.rate()), bold),
             Span::raw(format!("  {} sent", human_bytes(report.bytes))),
         ]),
-        Line::from(status.join(" ")),
-        Line::from(methods.join(" ")),
+        Line::from(report.status_counts().join(" ")),
+        Line::from(report.method_counts().join(" ")),
         Line::styled("busiest clients", bold),
     ];
     for (client, hits) in &report.top_clients {

@@ -118,15 +118,8 @@ impl Renderer {
             human_bytes(r.bytes),
             r.error_ratio() * 100.0
         )?;
-        let classes = ["other", "1xx", "2xx", "3xx", "4xx", "5xx"];
-        let status: Vec<String> = (1..6)
-            .chain([0])
-            .filter(|&i| r.status_classes[i] > 0 || (2..=5).contains(&i))
-            .map(|i| format!("{} {}", classes[i], r.status_classes[i]))
-            .collect();
-        writeln!(out, "  status   {}", status.join("  "))?;
-        let methods: Vec<String> = r.methods.iter().map(|(m, n)| format!("{m} {n}")).collect();
-        writeln!(out, "  methods  {}", methods.join("  "))?;
+        writeln!(out, "  status   {}", r.status_counts().join("  "))?;
+        writeln!(out, "  methods  {}", r.method_counts().join("  "))?;
         // Times taken, where the format records them: a column each for p50 and p99.
         let timed = r.section_times.iter().any(Option::is_some);
         let times_header = if timed {

@@ -58,6 +58,24 @@ impl IntervalReport {
             self.status_classes[5] as f64 / self.hits as f64
         }
     }
+
+    /// Each status class and its hits, as the reports write them (`2xx 174`): 2xx to 5xx
+    /// always, 1xx and other statuses when there were some.
+    pub fn status_counts(&self) -> Vec<String> {
+        let classes = ["other", "1xx", "2xx", "3xx", "4xx", "5xx"];
+        (1..6)
+            .chain([0])
+            .filter(|&i| self.status_classes[i] > 0 || (2..=5).contains(&i))
+            .map(|i| format!("{} {}", classes[i], self.status_classes[i]))
+            .collect()
+    }
+
+    /// Each method and its hits (`GET 180`), busiest first.
+    pub fn method_counts(&self) -> Vec<String> {
+        (self.methods.iter())
+            .map(|(method, hits)| format!("{method} {hits}"))
+            .collect()
+    }
 }
 
 /// Distinct clients counted apart within one interval.
