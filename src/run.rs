@@ -654,10 +654,16 @@ fn demo(config: DemoConfig) -> Result<(), Error> {
         "demo: writing bursty traffic to {}",
         log.display()
     ));
+    let (shown, stop_key) = match config.monitor.tui {
+        true => ("on the dashboard".to_owned(), "q"),
+        false => (
+            format!("every {}s below", config.monitor.config.interval_seconds),
+            "Ctrl-C",
+        ),
+    };
     report::info(format_args!(
-        "demo: stats every {}s below; with the default shape the alert fires about 1.5 \
-         minutes in and recovers about 2.5 minutes later. Ctrl-C stops and cleans up.",
-        config.monitor.config.interval_seconds,
+        "demo: stats {shown}; with the default shape the alert fires about 1.5 minutes in and \
+         recovers about 2.5 minutes later. {stop_key} stops and cleans up."
     ));
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
