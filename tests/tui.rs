@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -224,31 +224,26 @@ fn ctrl_c_and_sigterm_quit_with_exit_0_and_give_the_terminal_back() {
     tmux.assert_terminal_given_back();
 }
 
+/// Writes a log with `generate` and `flags`, starting at 2026-11-24T09:00:00Z.
+fn generated_log(log: &Path, flags: &str) {
+    let generated = Command::new(binary())
+        .args(["generate", "--output", log.to_str().unwrap()])
+        .args(flags.split_whitespace())
+        .args(["--start", "2026-11-24T09:00:00Z"])
+        .status()
+        .unwrap();
+    assert!(generated.success(), "generate {flags}");
+}
+
 #[test]
 fn replay_plays_the_log_to_its_end_and_stays_until_q() {
     let dir = tempfile::tempdir().unwrap();
     let log: PathBuf = dir.path().join("access.log");
-    let generated = Command::new(binary())
-        .args([
-            "generate",
-            "--output",
-            log.to_str().unwrap(),
-            "--format",
-            "combined",
-        ])
-        .args(["--profile", "burst", "--rate", "50", "--calm-rate", "1"])
-        .args(["--calm", "60s", "--burst", "120s", "--recover", "120s"])
-        .args([
-            "--count",
-            "9000",
-            "--seed",
-            "3",
-            "--start",
-            "2026-11-24T09:00:00Z",
-        ])
-        .status()
-        .unwrap();
-    assert!(generated.success());
+    generated_log(
+        &log,
+        "--format combined --profile burst --rate 50 --calm-rate 1 --calm 60s --burst 120s \
+         --recover 120s --count 9000 --seed 3",
+    );
     let command = format!(
         "{} replay --tui --speed 300 --window 30s --threshold 20 {}",
         binary(),
@@ -276,19 +271,7 @@ fn replay_plays_the_log_to_its_end_and_stays_until_q() {
 fn replay_pauses_on_space() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
-    let generated = Command::new(binary())
-        .args([
-            "generate",
-            "--output",
-            log.to_str().unwrap(),
-            "--profile",
-            "steady",
-        ])
-        .args(["--rate", "5", "--count", "3000", "--seed", "4"])
-        .args(["--start", "2026-11-24T09:00:00Z"])
-        .status()
-        .unwrap();
-    assert!(generated.success());
+    generated_log(&log, "--profile steady --rate 5 --count 3000 --seed 4");
     // 10 minutes of log time at 2x: far from its end when paused.
     let command = format!("{} replay --tui --speed 2 {}", binary(), log.display());
     let Some(tmux) = Tmux::run(&command, 80, 24) else {
