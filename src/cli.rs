@@ -715,15 +715,7 @@ fn backfill_config(args: BackfillArgs) -> Result<BackfillRun, ConfigError> {
     let step = whole_seconds("--step", args.step, 1)?;
     let reorder_tolerance_seconds =
         whole_seconds("--reorder-tolerance", args.reorder_tolerance, 0)?;
-    if !args.threshold.is_finite() || args.threshold < 0.0 {
-        return Err(invalid(
-            "--threshold",
-            format!(
-                "expected a number of requests per second, got {}",
-                args.threshold
-            ),
-        ));
-    }
+    check_threshold(args.threshold)?;
     let parse = parse_config(args.parse)?;
     let mut declared = Declared::default();
     for text in &args.files {
@@ -920,6 +912,17 @@ fn bounds(
     Ok(bounds)
 }
 
+/// `--threshold`: requests per second, finite and not negative.
+fn check_threshold(threshold: f64) -> Result<(), ConfigError> {
+    if !threshold.is_finite() || threshold < 0.0 {
+        return Err(invalid(
+            "--threshold",
+            format!("expected requests per second, 0 or more, got {threshold}"),
+        ));
+    }
+    Ok(())
+}
+
 /// `--tui`, if the program runs in a terminal.
 fn tui(tui: bool) -> Result<bool, ConfigError> {
     if tui && !crate::dashboard::needs_terminal() {
@@ -939,15 +942,7 @@ fn monitor_settings(
 ) -> Result<MonitorSettings, ConfigError> {
     let interval_seconds = whole_seconds("--interval", args.interval, 1)?;
     let window_seconds = whole_seconds("--window", args.window, 1)?;
-    if !args.threshold.is_finite() || args.threshold < 0.0 {
-        return Err(invalid(
-            "--threshold",
-            format!(
-                "expected requests per second, 0 or more, got {}",
-                args.threshold
-            ),
-        ));
-    }
+    check_threshold(args.threshold)?;
     if args.top == 0 {
         return Err(invalid("--top", "expected at least 1"));
     }
