@@ -8,7 +8,7 @@ pub mod view;
 
 pub use screen::{needs_terminal, Controls, Playback, Screen};
 
-use crate::metrics::{Exposition, Family, Names, SeriesVisitor, SetId, Value};
+use crate::metrics::Exposition;
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -217,31 +217,11 @@ impl Dashboard {
 
 /// Lines read and parse errors so far in `exposition`'s logs.
 pub fn read_totals(exposition: &Exposition) -> ReadTotals {
-    struct Sum {
-        family: &'static str,
-        totals: ReadTotals,
+    let (lines, parse_errors) = exposition.lines_and_parse_errors();
+    ReadTotals {
+        lines,
+        parse_errors,
     }
-    impl SeriesVisitor for Sum {
-        fn family(&mut self, family: &'static Family) {
-            self.family = family.name;
-        }
-        fn set(&mut self, _: SetId, values: &[Value], _: &Names<'_>) {
-            let total = match self.family {
-                "accesslog_lines_read_total" => &mut self.totals.lines,
-                "accesslog_parse_errors_total" => &mut self.totals.parse_errors,
-                _ => return,
-            };
-            if let [Value::Count(count)] = values {
-                *total += count;
-            }
-        }
-    }
-    let mut sum = Sum {
-        family: "",
-        totals: ReadTotals::default(),
-    };
-    exposition.walk_logs(&mut sum);
-    sum.totals
 }
 
 #[cfg(test)]

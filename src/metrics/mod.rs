@@ -282,6 +282,20 @@ impl Exposition {
         self.fold().walk(&self.buckets, visitor);
     }
 
+    /// Lines read and lines that were not records, in every log: counters read as they
+    /// are, without walking the series (the dashboard asks at every frame).
+    pub fn lines_and_parse_errors(&self) -> (u64, u64) {
+        let logs = self.fold();
+        let counts = logs.by_name.values();
+        counts.fold((0, 0), |(lines, errors), log| {
+            let log_errors = log.parse_errors.iter();
+            (
+                lines + log.lines_read.load(Ordering::Relaxed),
+                errors + log_errors.map(|n| n.load(Ordering::Relaxed)).sum::<u64>(),
+            )
+        })
+    }
+
     /// The text exposition of every metric, as served on `/metrics`.
     pub fn encode(&self) -> String {
         self.encode_marking(|| {})

@@ -441,3 +441,16 @@ fn hosts_are_labelled_within_their_cap_and_every_request_counts() {
         );
     }
 }
+
+#[test]
+fn lines_and_parse_errors_are_summed_over_the_logs() {
+    let exposition = Exposition::new().unwrap();
+    let web = exposition.log(Some("web")).unwrap();
+    let shop = exposition.log(Some("shop")).unwrap();
+    web.add_lines_read(5);
+    shop.add_lines_read(7);
+    web.count_parse_error("syntax");
+    shop.count_parse_error("too_long");
+    shop.count_parse_error("syntax");
+    assert_eq!(exposition.lines_and_parse_errors(), (12, 3));
+}
